@@ -1,0 +1,113 @@
+"""Stores, their status polls, weekly business hours and time zones.
+
+The defaults for missing data live here and nowhere else: a store without business hours rows
+is open all the time, and a store without a time zone row is in ``DEFAULT_TIMEZONE``.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from monitoring.timezones import DEFAULT_TIMEZONE, validate_timezone_name
+
+
+class Store(models.Model):
+    """A restaurant, known by the feeds' ``store_id`` (a 64-bit integer or a UUID, kept as text)."""
+
+    DEFAULT_TIMEZONE = DEFAULT_TIMEZONE
+
+    store_id = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["store_id"]
+
+    def __str__(self) -> str:
+        return self.store_id
+
+    @property
+    def timezone_name(self) -> str:
+        """The store's tz database zone, or the default zone when the feed gave none."""
+        try:
+            return self.timezone.timezone_str
+        except Timezone.DoesNotExist:
+            return DEFAULT_TIMEZONE
+
+    @property
+    def is_always_open(self) -> bool:
+        """A store without business hours rows is open 24 hours a day, 7 days a week."""
+        return not self.business_hours.exists()
+
+
+class StatusPoll(models.Model):
+    """One observation: at ``timestamp_utc`` the store was active or inactive."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "active"
+        INACTIVE = "inactive", "inactive"
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="polls")
+    timestamp_utc = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=Status.choices)
+
+    class Meta:
+        ordering = ["store", "timestamp_utc"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "timestamp_utc"], name="statuspoll_unique_store_time"),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "inactive"]), name="statuspoll_status_valid"
+            ),
+        ]
+        # Reports read the polls of all stores between two times.
+        indexes = [models.Index(fields=["timestamp_utc"], name="statuspoll_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.timestamp_utc:%Y-%m-%d %H:%M:%S} {self.status}"
+
+
+class BusinessHours(models.Model):
+    """One opening interval in the store's local time; a store may list several per weekday.
+
+    ``end_time_local`` before ``start_time_local`` runs overnight into the next date, and equal
+    times mean 24 hours from the start (see the uptime rules in the README).
+    """
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0
+        TUESDAY = 1
+        WEDNESDAY = 2
+        THURSDAY = 3
+        FRIDAY = 4
+        SATURDAY = 5
+        SUNDAY = 6
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="business_hours")
+    day_of_week = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start_time_local = models.TimeField()
+    end_time_local = models.TimeField()
+
+    class Meta:
+        verbose_name_plural = "business hours"
+        ordering = ["store", "day_of_week", "start_time_local"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(day_of_week__gte=0) & Q(day_of_week__lte=6), name="businesshours_day_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_day_of_week_display()} "
+            f"{self.start_time_local:%H:%M:%S}-{self.end_time_local:%H:%M:%S}"
+        )
+
+
+class Timezone(models.Model):
+    """The tz database zone a store's business hours are written in."""
+
+    store = models.OneToOneField(Store, on_delete=models.CASCADE, related_name="timezone")
+    timezone_str = models.CharField(max_length=64, validators=[validate_timezone_name])
+
+    class Meta:
+        ordering = ["store"]
+
+    def __str__(self) -> str:
+        return self.timezone_str

@@ -1,0 +1,13 @@
+"""Settings for the test suite: the normal settings plus what tests need to be deterministic."""
+
+from storemonitor.settings import *  # noqa: F401,F403
+from storemonitor.settings import DATABASES, VAR_DIR
+
+# Fast, insecure hashing: tests create users.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file (not :memory:), so a worker process started by an end-to-end test sees the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_storemonitor.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": "test_storemonitor"}

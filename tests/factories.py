@@ -1,0 +1,44 @@
+"""factory-boy factories for the models of both apps."""
+
+import datetime as dt
+
+import factory
+
+from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
+
+
+class StoreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Store
+        django_get_or_create = ("store_id",)
+
+    store_id = factory.Sequence(lambda n: f"{1000000000000000000 + n}")
+
+
+class StatusPollFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StatusPoll
+
+    store = factory.SubFactory(StoreFactory)
+    timestamp_utc = factory.Sequence(
+        lambda n: dt.datetime(2023, 1, 18, tzinfo=dt.timezone.utc) + dt.timedelta(hours=n)
+    )
+    status = StatusPoll.Status.ACTIVE
+
+
+class BusinessHoursFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BusinessHours
+
+    store = factory.SubFactory(StoreFactory)
+    day_of_week = 0
+    start_time_local = dt.time(9, 0)
+    end_time_local = dt.time(17, 0)
+
+
+class TimezoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Timezone
+
+    store = factory.SubFactory(StoreFactory)
+    timezone_str = "America/New_York"
