@@ -1,0 +1,156 @@
+"""From sparse polls to a status at every instant of every business session.
+
+Both methods return *status segments*: disjoint intervals that exactly tile the sessions of
+every store, each active or inactive. Window figures are sums over these segments, so the
+status over time never depends on the window.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reports.uptime.sessions import SessionArrays
+
+
+@dataclass(frozen=True)
+class PollArrays:
+    """Polls sorted by (store, time), without duplicate (store, time) pairs."""
+
+    store: np.ndarray
+    time: np.ndarray
+    active: np.ndarray
+
+
+@dataclass(frozen=True)
+class SegmentArrays:
+    """Status segments ``[start, end)`` in UTC microseconds, each inside one session."""
+
+    store: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    active: np.ndarray
+
+
+class _Keys:
+    """Store-major integer keys: ``store * span + 1 + (time - base)`` sort by (store, time).
+
+    Key ``store * span`` is below every time of that store: it stands for minus infinity.
+    """
+
+    def __init__(self, base_us: int, limit_us: int, n_stores: int):
+        self.base = base_us
+        self.span = limit_us - base_us + 2
+        if n_stores * self.span >= 2**62:
+            raise ValueError("time range too long for the number of stores")
+
+    def __call__(self, store, time):
+        return store * self.span + 1 + (time - self.base)
+
+    def minus_infinity(self, store):
+        return store * self.span
+
+
+def evidence_polls(polls: PollArrays, sessions: SessionArrays, keys: _Keys):
+    """The evidence polls and the session each lies in (-1 outside sessions).
+
+    Evidence is the polls inside business sessions; a store with none uses all its polls.
+    """
+    session = _session_containing(polls.store, polls.time, sessions, keys)
+    inside = session >= 0
+    n_stores = int(max(polls.store.max(initial=-1), sessions.store.max(initial=-1))) + 1
+    store_has_inside = np.bincount(polls.store[inside], minlength=n_stores) > 0
+    evidence = inside | ~store_has_inside[polls.store]
+    chosen = PollArrays(polls.store[evidence], polls.time[evidence], polls.active[evidence])
+    return chosen, session[evidence]
+
+
+def _session_containing(store, time, sessions: SessionArrays, keys: _Keys) -> np.ndarray:
+    """Index of the session holding each (store, instant), or -1."""
+    session_keys = keys(sessions.store, sessions.start)
+    candidate = np.searchsorted(session_keys, keys(store, time), side="right") - 1
+    safe = np.maximum(candidate, 0)
+    inside = (candidate >= 0) & (sessions.store[safe] == store) & (time < sessions.end[safe])
+    return np.where(inside, candidate, -1)
+
+
+def last_known_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys) -> SegmentArrays:
+    """Method ``last_known``: a poll's status holds until the next poll or the session's close;
+    a session's opening takes its first poll's status; a session without polls takes the latest
+    evidence before it (or the earliest after it when there is none before)."""
+    evidence, evidence_session = evidence_polls(polls, sessions, keys)
+
+    # Segments that start at an evidence poll inside a session.
+    inside = np.flatnonzero(evidence_session >= 0)
+    session = evidence_session[inside]
+    first_in_session = np.ones(len(inside), dtype=bool)
+    first_in_session[1:] = session[1:] != session[:-1]
+    last_in_session = np.ones(len(inside), dtype=bool)
+    last_in_session[:-1] = session[:-1] != session[1:]
+    following_time = np.roll(evidence.time[inside], -1)
+    polled_start = np.where(first_in_session, sessions.start[session], evidence.time[inside])
+    polled_end = np.where(last_in_session, sessions.end[session], following_time)
+
+    # Sessions without evidence: one segment, status carried in from outside.
+    unpolled = np.ones(len(sessions), dtype=bool)
+    unpolled[session] = False
+    unpolled = np.flatnonzero(unpolled)
+    evidence_keys = keys(evidence.store, evidence.time)
+    after = np.searchsorted(evidence_keys, keys(sessions.store[unpolled], sessions.start[unpolled]))
+    before = np.maximum(after - 1, 0)
+    has_before = (after > 0) & (evidence.store[before] == sessions.store[unpolled])
+    # Every reported store has evidence, so without one before there is one after.
+    carried = np.where(has_before, before, np.minimum(after, len(evidence.store) - 1))
+
+    return _ordered_segments(
+        store=np.concatenate((evidence.store[inside], sessions.store[unpolled])),
+        start=np.concatenate((polled_start, sessions.start[unpolled])),
+        end=np.concatenate((polled_end, sessions.end[unpolled])),
+        active=np.concatenate((evidence.active[inside], evidence.active[carried])),
+        keys=keys,
+    )
+
+
+def nearest_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys) -> SegmentArrays:
+    """Method ``nearest``: every instant takes the status of the nearest evidence poll in time
+    (a tie goes to the earlier poll); sessions are cut at the midpoints between polls."""
+    evidence, _ = evidence_polls(polls, sessions, keys)
+    n = len(evidence.store)
+    # Poll p governs from the midpoint between p-1 and p on; a store's first poll from -inf.
+    continues_store = np.zeros(n, dtype=bool)
+    continues_store[1:] = evidence.store[1:] == evidence.store[:-1]
+    midpoint = np.empty(n, dtype=np.int64)
+    midpoint[1:] = (evidence.time[:-1] + evidence.time[1:]) // 2
+    boundary_keys = np.where(
+        continues_store, keys(evidence.store, midpoint), keys.minus_infinity(evidence.store)
+    )
+
+    # Pieces start at each session's opening and at each midpoint strictly inside a session.
+    cut = np.flatnonzero(continues_store)
+    cut_session = _session_containing(evidence.store[cut], midpoint[cut], sessions, keys)
+    cut_safe = np.maximum(cut_session, 0)
+    strictly_inside = (cut_session >= 0) & (midpoint[cut] > sessions.start[cut_safe])
+    cut, cut_session = cut[strictly_inside], cut_session[strictly_inside]
+
+    opening_owner = np.searchsorted(boundary_keys, keys(sessions.store, sessions.start), side="right") - 1
+    piece_session = np.concatenate((np.arange(len(sessions)), cut_session))
+    piece_start = np.concatenate((sessions.start, midpoint[cut]))
+    piece_owner = np.concatenate((opening_owner, cut))
+    order = np.lexsort((piece_start, piece_session))
+    piece_session, piece_start, piece_owner = piece_session[order], piece_start[order], piece_owner[order]
+    last_in_session = np.ones(len(order), dtype=bool)
+    last_in_session[:-1] = piece_session[:-1] != piece_session[1:]
+    piece_end = np.where(last_in_session, sessions.end[piece_session], np.roll(piece_start, -1))
+    return SegmentArrays(
+        store=sessions.store[piece_session],
+        start=piece_start,
+        end=piece_end,
+        active=evidence.active[piece_owner],
+    )
+
+
+def _ordered_segments(store, start, end, active, keys: _Keys) -> SegmentArrays:
+    order = np.argsort(keys(store, start), kind="stable")
+    return SegmentArrays(store[order], start[order], end[order], active[order])
+
+
+EXTRAPOLATIONS = {"last_known": last_known_segments, "nearest": nearest_segments}

@@ -1,0 +1,77 @@
+"""Local wall-clock time to UTC, vectorised, with each date's own daylight-saving offset.
+
+A local time is read the way ``zoneinfo`` reads it with ``fold=0``: an ambiguous time (the
+repeated hour in autumn) is its first occurrence, and a time that does not exist (the skipped
+hour in spring) is read with the offset in force before the change.
+"""
+
+import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from reports.uptime.inputs import MICROSECONDS_PER_SECOND
+
+_PROBE_STEP_SECONDS = 3600  # offsets never change twice within an hour
+
+
+@lru_cache(maxsize=None)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _offset_seconds(zone: ZoneInfo, utc_seconds: int) -> int:
+    return int(dt.datetime.fromtimestamp(utc_seconds, zone).utcoffset().total_seconds())
+
+
+def utc_offset_changes(zone_name: str, start_us: int, end_us: int) -> tuple[list[int], list[int]]:
+    """The zone's UTC offsets (seconds) between two instants and the instants they change.
+
+    Returns ``(transitions, offsets)`` with ``len(offsets) == len(transitions) + 1``: offset
+    ``offsets[k]`` holds from ``transitions[k-1]`` (UTC seconds) until ``transitions[k]``.
+    """
+    zone = _zone(zone_name)
+    first = start_us // MICROSECONDS_PER_SECOND - _PROBE_STEP_SECONDS
+    last = end_us // MICROSECONDS_PER_SECOND + _PROBE_STEP_SECONDS
+    probes = range(first, last + _PROBE_STEP_SECONDS, _PROBE_STEP_SECONDS)
+    transitions, offsets = [], [_offset_seconds(zone, first)]
+    previous_probe = first
+    for probe in probes:
+        offset = _offset_seconds(zone, probe)
+        if offset != offsets[-1]:
+            # Bisect to the first second with the new offset.
+            low, high = previous_probe, probe
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _offset_seconds(zone, middle) == offsets[-1]:
+                    low = middle
+                else:
+                    high = middle
+            transitions.append(high)
+            offsets.append(offset)
+        previous_probe = probe
+    return transitions, offsets
+
+
+def local_to_utc(local_us: np.ndarray, zone_name: str) -> np.ndarray:
+    """UTC microseconds of local wall times (given as microseconds since 1970-01-01 00:00 local)."""
+    if local_us.size == 0:
+        return local_us.copy()
+    # Widen by a day: UTC and local differ by at most ~26 hours.
+    margin = 86_400 * MICROSECONDS_PER_SECOND
+    transitions, offsets = utc_offset_changes(
+        zone_name, int(local_us.min()) - margin, int(local_us.max()) + margin
+    )
+    offsets_us = np.array(offsets, dtype=np.int64) * MICROSECONDS_PER_SECOND
+    # Offset k applies to local times from (transition + the larger of the two offsets) on:
+    # that threshold sends gap times and ambiguous times to the offset before the change.
+    thresholds = np.array(
+        [
+            (transitions[k] + max(offsets[k], offsets[k + 1])) * MICROSECONDS_PER_SECOND
+            for k in range(len(transitions))
+        ],
+        dtype=np.int64,
+    )
+    which = np.searchsorted(thresholds, local_us, side="right")
+    return local_us - offsets_us[which]
