@@ -1,0 +1,65 @@
+"""Reports: one row per requested uptime report, with its CSV as a file."""
+
+import secrets
+
+from django.db import models
+
+from reports.uptime import METHODS
+
+
+def new_report_id() -> str:
+    """A random, unguessable, URL-safe identifier (128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+def report_csv_path(report: "Report", filename: str) -> str:
+    created = report.created_at
+    return f"reports/{created:%Y}/{created:%m}/{report.report_id}.csv"
+
+
+class Report(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "Pending"
+        RUNNING = "Running"
+        COMPLETE = "Complete"
+        FAILED = "Failed"
+
+    class Method(models.TextChoices):
+        LAST_KNOWN = "last_known", "last known status"
+        NEAREST = "nearest", "nearest poll"
+
+    report_id = models.CharField(max_length=32, unique=True, default=new_report_id, editable=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    # Requested report time; when none was asked for, filled with the newest poll when it runs.
+    as_of = models.DateTimeField(null=True, blank=True)
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.LAST_KNOWN)
+    progress = models.FloatField(default=0.0)
+    store_count = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    csv_file = models.FileField(upload_to=report_csv_path, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0) & models.Q(progress__lte=1), name="report_progress_0_to_1"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(method__in=list(METHODS)), name="report_method_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report_id} ({self.status})"
+
+    @property
+    def duration(self):
+        """Time from start to finish (or to now while running); None before it starts."""
+        if self.started_at is None:
+            return None
+        from django.utils import timezone
+
+        return (self.finished_at or timezone.now()) - self.started_at
