@@ -1,5 +1,5 @@
-"""The sample-data generator: feed formats, realistic shapes, determinism, the command and the
-committed sample in ``data/sample/``."""
+"""The sample-data generator: feed formats, realistic shapes, determinism, the command, the
+committed sample in ``data/sample/`` and loading what it generates with ``load_csvs``."""
 
 import datetime as dt
 import gzip
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import F
 
 from monitoring.sample_data import (
     DEFAULT_END,
@@ -24,6 +25,7 @@ from monitoring.sample_data import (
     parse_end,
     write_feeds,
 )
+from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
 from monitoring.timezones import DEFAULT_TIMEZONE, is_valid_timezone
 
 UTC = dt.timezone.utc
@@ -383,3 +385,34 @@ def test_the_committed_sample_readme_states_its_row_counts_and_stays_small():
         rows = data.count(b"\n") - 1
         assert f"{rows:,}" in readme, name
     assert sum(p.stat().st_size for p in SAMPLE_DIR.iterdir()) < 2_000_000
+
+
+# --- Loading with load_csvs ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_committed_sample_loads_with_load_csvs_row_for_row():
+    call_command("load_csvs", str(SAMPLE_DIR), stdout=StringIO())
+    contents = read_feed_files(SAMPLE_DIR)
+    rows = {name: data.count(b"\n") - 1 for name, data in contents.items()}
+    assert StatusPoll.objects.count() == rows["store_status.csv"]
+    assert BusinessHours.objects.count() == rows["menu_hours.csv"]
+    assert Timezone.objects.count() == rows["timezones.csv"]
+    assert Store.objects.count() == 300
+    # Microseconds survive, and the newest poll is the generator's end.
+    assert StatusPoll.objects.latest("timestamp_utc").timestamp_utc == DEFAULT_END
+    assert BusinessHours.objects.filter(end_time_local__lt=F("start_time_local")).exists()
+
+
+@pytest.mark.django_db
+def test_generated_uuid_ids_in_plain_csv_load_with_load_csvs(tmp_path):
+    feeds = generate_feeds(25, 3, seed=8, uuid_ids=True)
+    write_feeds(feeds, tmp_path)
+    call_command("load_csvs", str(tmp_path), stdout=StringIO())
+    assert Store.objects.count() == feeds.stores
+    assert StatusPoll.objects.count() == feeds.polls
+    assert StatusPoll.objects.filter(status="inactive").count() == feeds.inactive_polls
+    assert BusinessHours.objects.count() == feeds.hours_rows
+    assert Timezone.objects.count() == feeds.zone_rows
+    without_zone = Store.objects.filter(timezone__isnull=True)
+    assert without_zone.exists() and {store.timezone_name for store in without_zone} == {DEFAULT_TIMEZONE}
