@@ -30,6 +30,9 @@ class SegmentArrays:
     end: np.ndarray
     active: np.ndarray
 
+    def __len__(self) -> int:
+        return len(self.store)
+
 
 class _Keys:
     """Store-major integer keys: ``store * span + 1 + (time - base)`` sort by (store, time).

@@ -1,0 +1,250 @@
+#!/usr/bin/env python
+"""Benchmark of report generation (issue 3): whole process, engine alone, memory, the speed
+ratio against the plain reference implementation, and growth with the number of stores.
+
+    .venv/bin/python benchmarks/bench_report.py                 # 14,000 stores x 6 days, PostgreSQL
+    .venv/bin/python benchmarks/bench_report.py --stores 2000   # a quicker look
+
+It generates the feeds with `generate_sample_data` (cached under benchmarks/out/), loads them
+with `load_csvs` into a dedicated PostgreSQL database (default `storemonitor_bench_report`),
+then measures. Figures are printed; nothing is asserted (the machine is shared and noisy).
+"""
+
+import argparse
+import datetime as dt
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PYTHON = sys.executable
+UTC = dt.timezone.utc
+
+
+def timed_child(args, env):
+    """Wall seconds and peak RSS (MB) of one manage.py run, measured with wait4."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [PYTHON, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    stderr = process.stderr.read().decode()
+    if status != 0:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{stderr}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def prepare_database(args) -> dict:
+    import psycopg
+
+    env = dict(os.environ, DATABASE_URL=f"{args.server}/{args.database}", DEBUG="1")
+    env.pop("REDIS_URL", None)
+    with psycopg.connect(f"{args.server}/postgres", autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.database]).fetchone()
+        if exists and args.fresh:
+            admin.execute(f'DROP DATABASE "{args.database}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{args.database}"')
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], env=env, cwd=ROOT, check=True)
+
+    feeds_dir = ROOT / "benchmarks" / "out" / f"feeds-{args.stores}-{args.days}-{args.seed}"
+    if not (feeds_dir / "store_status.csv").exists():
+        print(f"generating {args.stores} stores x {args.days} days into {feeds_dir} ...", flush=True)
+        subprocess.run(
+            [PYTHON, "manage.py", "generate_sample_data", "--stores", str(args.stores), "--days",
+             str(args.days), "--seed", str(args.seed), "--out", str(feeds_dir)],
+            env=env, cwd=ROOT, check=True,
+        )
+    with psycopg.connect(f"{args.server}/{args.database}") as conn:
+        polls = conn.execute("SELECT count(*) FROM monitoring_statuspoll").fetchone()[0]
+    expected = sum(1 for _ in open(feeds_dir / "store_status.csv")) - 1
+    if polls != expected:
+        print(f"loading {expected:,} polls with load_csvs ...", flush=True)
+        subprocess.run([PYTHON, "manage.py", "load_csvs", str(feeds_dir)], env=env, cwd=ROOT, check=True)
+    return env
+
+
+def replicate(feeds, times):
+    """The same feeds with every store copied ``times`` times under new ids."""
+    import numpy as np
+
+    from reports.uptime import FeedArrays
+
+    n = len(feeds.store_ids)
+    shift = np.repeat(np.arange(times), [len(feeds.poll_store)] * times) * n
+    hours_shift = np.repeat(np.arange(times), [len(feeds.hours_store)] * times) * n
+    return FeedArrays(
+        store_ids=[f"{s}-{k}" for k in range(times) for s in feeds.store_ids],
+        store_zones=list(feeds.store_zones) * times,
+        poll_store=np.tile(feeds.poll_store, times) + shift,
+        poll_time_us=np.tile(feeds.poll_time_us, times),
+        poll_active=np.tile(feeds.poll_active, times),
+        hours_store=np.tile(feeds.hours_store, times) + hours_shift,
+        hours_day=np.tile(feeds.hours_day, times),
+        hours_start_us=np.tile(feeds.hours_start_us, times),
+        hours_end_us=np.tile(feeds.hours_end_us, times),
+    )
+
+
+def subset(feeds, stores):
+    """Only the given store positions, renumbered."""
+    import numpy as np
+
+    from reports.uptime import FeedArrays
+
+    stores = np.sort(np.asarray(stores))
+    new_position = np.full(len(feeds.store_ids), -1)
+    new_position[stores] = np.arange(len(stores))
+    polls = new_position[feeds.poll_store] >= 0
+    hours = new_position[feeds.hours_store] >= 0
+    return FeedArrays(
+        store_ids=[feeds.store_ids[i] for i in stores],
+        store_zones=[feeds.store_zones[i] for i in stores],
+        poll_store=new_position[feeds.poll_store[polls]],
+        poll_time_us=feeds.poll_time_us[polls],
+        poll_active=feeds.poll_active[polls],
+        hours_store=new_position[feeds.hours_store[hours]],
+        hours_day=feeds.hours_day[hours],
+        hours_start_us=feeds.hours_start_us[hours],
+        hours_end_us=feeds.hours_end_us[hours],
+    )
+
+
+def best_of(repeats, function):
+    times = []
+    result = None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - started)
+    return min(times), times, result
+
+
+def reference_run(feeds, as_of, lookback, method):
+    """Seconds for the reference on every store of ``feeds`` and its figures per store id."""
+    from tests.reports.uptime_reference import store_figures
+
+    epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
+    polls = {i: [] for i in range(len(feeds.store_ids))}
+    for store, micros, active in zip(feeds.poll_store.tolist(), feeds.poll_time_us.tolist(), feeds.poll_active.tolist()):
+        polls[store].append((epoch + dt.timedelta(microseconds=micros), active))
+    hours = {i: [] for i in range(len(feeds.store_ids))}
+    midnight = dt.datetime(2000, 1, 1)
+    for store, day, start, end in zip(
+        feeds.hours_store.tolist(), feeds.hours_day.tolist(), feeds.hours_start_us.tolist(), feeds.hours_end_us.tolist()
+    ):
+        hours[store].append(
+            (day, (midnight + dt.timedelta(microseconds=start)).time(), (midnight + dt.timedelta(microseconds=end)).time())
+        )
+    started = time.perf_counter()
+    figures = {
+        feeds.store_ids[i]: store_figures(polls[i], hours[i], feeds.store_zones[i], as_of, lookback, method)
+        for i in range(len(feeds.store_ids))
+    }
+    return time.perf_counter() - started, figures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stores", type=int, default=14000)
+    parser.add_argument("--days", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--database", default="storemonitor_bench_report")
+    parser.add_argument("--fresh", action="store_true", help="drop and recreate the database first")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reference-stores", type=int, default=0, help="0: all stores (the same data)")
+    parser.add_argument("--scales", default="1,2,4,10")
+    args = parser.parse_args()
+
+    env = prepare_database(args)
+    os.environ.update(DATABASE_URL=env["DATABASE_URL"], DJANGO_SETTINGS_MODULE="storemonitor.settings")
+    import django
+
+    django.setup()
+    import numpy as np
+
+    from monitoring.snapshot import read_snapshot
+    from reports.generation import feeds_of, lookback
+    from reports.uptime import compute_uptime
+    from reports.uptime.inputs import epoch_microseconds
+
+    print(f"\n# storemonitor report benchmark — {dt.datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+          f"{os.cpu_count()} cores, Python {sys.version.split()[0]}")
+
+    # 1. The whole process, as an operator runs it.
+    out = ROOT / "benchmarks" / "out" / "report.csv"
+    runs = [timed_child(["generate_report", "--out", str(out)], env) for _ in range(args.repeats)]
+    rows = sum(1 for _ in open(out)) - 1
+    print(f"\n## manage.py generate_report (whole process: start, read, compute, CSV), {rows:,} stores")
+    print(f"best {min(s for s, _ in runs):.2f} s; runs {', '.join(f'{s:.2f}' for s, _ in runs)} s; "
+          f"peak RSS {max(m for _, m in runs):.0f} MB")
+
+    # 2. The read and the engine alone.
+    read_best, read_runs, snapshot = best_of(args.repeats, lambda: read_snapshot(None, lookback()))
+    feeds = feeds_of(snapshot)
+    as_of_us = epoch_microseconds(snapshot.as_of)
+    lookback_us = lookback() // dt.timedelta(microseconds=1)
+    print(f"\n## snapshot read (PostgreSQL, one read transaction): {len(snapshot.poll_store):,} polls, "
+          f"{len(snapshot.hours_store):,} hours rows, {len(snapshot.store_ids):,} stores")
+    print(f"best {read_best:.3f} s; runs {', '.join(f'{s:.3f}' for s in read_runs)} s")
+    print("\n## engine compute alone (compute_uptime)")
+    engine = {}
+    for method in ("last_known", "nearest"):
+        best, runs_, result = best_of(args.repeats, lambda: compute_uptime(feeds, as_of_us, lookback_us, method))
+        engine[method] = best
+        print(f"{method:>10}: best {best:.3f} s; runs {', '.join(f'{s:.3f}' for s in runs_)} s; "
+              f"{len(result.sessions):,} sessions, {len(result.segments):,} segments")
+    import resource
+
+    print(f"peak RSS of this process so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+    # 3. Against the reference implementation, on the same stores.
+    rng = random.Random(args.seed)
+    everyone = range(len(feeds.store_ids))
+    chosen = sorted(rng.sample(everyone, args.reference_stores)) if args.reference_stores else list(everyone)
+    small = subset(feeds, chosen)
+    print(f"\n## speed against the reference implementation ({len(chosen):,} stores, last_known)")
+    ref_seconds, ref_figures = reference_run(small, snapshot.as_of, lookback(), "last_known")
+    small_best, _, small_result = best_of(args.repeats, lambda: compute_uptime(small, as_of_us, lookback_us))
+    worst = 0.0
+    for row, store_id in enumerate(small_result.store_ids):
+        for window in ("hour", "day", "week"):
+            for which, values in (("uptime", small_result.uptime_us), ("downtime", small_result.downtime_us)):
+                worst = max(worst, abs(values[window][row] / 3.6e9 - float(ref_figures[store_id][window][which])))
+    per_store_ref = ref_seconds / len(chosen)
+    full_ref_estimate = per_store_ref * len(feeds.store_ids)
+    print(f"reference: {ref_seconds:.2f} s ({per_store_ref * 1000:.1f} ms a store); engine on the same "
+          f"stores: {small_best:.4f} s -> {ref_seconds / small_best:.0f}x")
+    print(f"reference estimated for all {len(feeds.store_ids):,} stores: {full_ref_estimate:.0f} s; engine "
+          f"{engine['last_known']:.3f} s -> {full_ref_estimate / engine['last_known']:.0f}x")
+    print(f"largest difference engine vs reference: {worst:.2e} hours")
+
+    # 4. Growth with the number of stores.
+    print("\n## growth with the number of stores (engine, last_known, best of "
+          f"{args.repeats})")
+    print("| stores | polls | seconds | vs 1x | µs per poll |")
+    print("|---:|---:|---:|---:|---:|")
+    base = None
+    for times in [int(x) for x in args.scales.split(",")]:
+        big = replicate(feeds, times)
+        best, _, _ = best_of(args.repeats, lambda: compute_uptime(big, as_of_us, lookback_us))
+        base = base or best / times  # the first scale's time per copy of the data
+        print(f"| {len(big.store_ids):,} | {len(big.poll_store):,} | {best:.3f} | "
+              f"{best / base:.1f}x | {best / len(big.poll_store) * 1e6:.2f} |")
+        del big
+    print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
