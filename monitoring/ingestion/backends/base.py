@@ -1,0 +1,119 @@
+"""What a database backend does with checked feed rows, and the SQL both backends share.
+
+Hours and time zones are small (tens of thousands of rows): they go into a temporary staging
+table and from there into the real tables with a few set-based statements that PostgreSQL and
+SQLite both understand. Polls are large, and each backend writes them its own fastest way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
+
+PollRow = tuple[str, str, dt.datetime]  # store_id, status, aware UTC timestamp
+HoursRow = tuple[str, int, dt.time, dt.time]  # store_id, day_of_week, start, end (local)
+TimezoneRow = tuple[str, str]  # store_id, timezone_str
+
+# Staging column types, named by kind; each backend maps a kind to its SQL type.
+HOURS_STAGING_COLUMNS = {
+    "store_id": "text",
+    "day_of_week": "integer",
+    "start_time_local": "time",
+    "end_time_local": "time",
+}
+TIMEZONE_STAGING_COLUMNS = {"store_id": "text", "timezone_str": "text"}
+
+
+@dataclass
+class WriteCounts:
+    """What one feed did to the database."""
+
+    inserted: int = 0
+    updated: int = 0  # time zones: stores whose zone changed
+    replaced: int = 0  # hours: earlier rows of the file's stores, removed before inserting
+    stores_created: int = 0
+
+
+class IngestionBackend(ABC):
+    """Writes checked rows into the monitoring tables on one database connection.
+
+    Every method runs inside the caller's transaction and creates the stores it needs.
+    """
+
+    # Temporary tables get this prefix; they live only for one statement sequence.
+    STAGING_PREFIX = "ingest_"
+
+    def __init__(self, connection):
+        self.connection = connection
+        quote = connection.ops.quote_name
+        self.store_table = quote(Store._meta.db_table)
+        self.poll_table = quote(StatusPoll._meta.db_table)
+        self.hours_table = quote(BusinessHours._meta.db_table)
+        self.timezone_table = quote(Timezone._meta.db_table)
+
+    @abstractmethod
+    def insert_polls(self, rows: Iterable[PollRow]) -> WriteCounts:
+        """Add the polls not stored yet; a (store, timestamp) already stored, or repeated in
+        ``rows``, keeps its first status."""
+
+    @abstractmethod
+    def _stage(self, cursor, table: str, columns: dict[str, str], rows: Iterator[tuple]) -> int:
+        """Create the temporary table ``table`` with ``row_number`` plus ``columns`` (name: kind)
+        and fill it with the numbered rows; return how many rows it holds."""
+
+    def replace_hours(self, rows: Iterable[HoursRow]) -> WriteCounts:
+        """Give every store in ``rows`` exactly the hours rows listed for it; other stores keep theirs."""
+        staging = f"{self.STAGING_PREFIX}hours"
+        with self.connection.cursor() as cursor:
+            self._stage(cursor, staging, HOURS_STAGING_COLUMNS, iter(rows))
+            created = self._insert_missing_stores(cursor, staging)
+            cursor.execute(
+                f"DELETE FROM {self.hours_table} WHERE store_id IN ("
+                f"  SELECT id FROM {self.store_table} WHERE store_id IN (SELECT store_id FROM {staging}))"
+            )
+            replaced = cursor.rowcount
+            cursor.execute(
+                f"INSERT INTO {self.hours_table} (store_id, day_of_week, start_time_local, end_time_local)"
+                f" SELECT s.id, h.day_of_week, h.start_time_local, h.end_time_local"
+                f" FROM {staging} h JOIN {self.store_table} s ON s.store_id = h.store_id"
+                f" ORDER BY h.row_number"
+            )
+            inserted = cursor.rowcount
+            cursor.execute(f"DROP TABLE {staging}")
+        return WriteCounts(inserted=inserted, replaced=replaced, stores_created=created)
+
+    def replace_timezones(self, rows: Iterable[TimezoneRow]) -> WriteCounts:
+        """Set the zone of every store in ``rows`` (one row per store); other stores keep theirs."""
+        staging = f"{self.STAGING_PREFIX}timezones"
+        with self.connection.cursor() as cursor:
+            self._stage(cursor, staging, TIMEZONE_STAGING_COLUMNS, iter(rows))
+            created = self._insert_missing_stores(cursor, staging)
+            # The UPDATE ... FROM form works on PostgreSQL and on SQLite 3.33 and later.
+            cursor.execute(
+                f"UPDATE {self.timezone_table} SET timezone_str = z.timezone_str"
+                f" FROM {staging} z JOIN {self.store_table} s ON s.store_id = z.store_id"
+                f" WHERE {self.timezone_table}.store_id = s.id"
+                f" AND {self.timezone_table}.timezone_str <> z.timezone_str"
+            )
+            updated = cursor.rowcount
+            # "WHERE true" lets SQLite tell the upsert's ON CONFLICT from a join's ON.
+            cursor.execute(
+                f"INSERT INTO {self.timezone_table} (store_id, timezone_str)"
+                f" SELECT s.id, z.timezone_str"
+                f" FROM {staging} z JOIN {self.store_table} s ON s.store_id = z.store_id"
+                f" WHERE true ON CONFLICT (store_id) DO NOTHING"
+            )
+            inserted = cursor.rowcount
+            cursor.execute(f"DROP TABLE {staging}")
+        return WriteCounts(inserted=inserted, updated=updated, stores_created=created)
+
+    def _insert_missing_stores(self, cursor, staging: str) -> int:
+        cursor.execute(
+            f"INSERT INTO {self.store_table} (store_id) SELECT DISTINCT store_id FROM {staging}"
+            f" WHERE true ON CONFLICT (store_id) DO NOTHING"
+        )
+        return cursor.rowcount

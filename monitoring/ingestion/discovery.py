@@ -1,0 +1,76 @@
+"""Which file of a directory holds which feed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitoring.ingestion.errors import IngestionError
+from monitoring.ingestion.feeds import EXPORT_FILE_PREFIX, SPECS, Feed, feed_of_header, normalise_file_stem
+from monitoring.ingestion.reading import read_header
+
+CSV_SUFFIXES = (".csv.gz", ".csv")
+EXPECTED_NAMES = (
+    "store_status.csv, menu_hours.csv and timezones.csv (or .csv.gz; "
+    "also the older names 'Menu hours.csv' and bq-results-*.csv)"
+)
+
+
+def find_feed_files(directory: Path | str) -> dict[Feed, Path]:
+    """The feed files in ``directory`` by feed: the usual names in any case, with spaces or
+    hyphens for underscores, ``.csv`` or ``.csv.gz``; a ``bq-results-*.csv`` export is the feed
+    its header matches. Two files for one feed are an error, as is a directory without any."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise IngestionError(str(directory), "is not a directory")
+    found: dict[Feed, list[Path]] = {}
+    for path in sorted(directory.iterdir()):
+        feed = _feed_of_file(path)
+        if feed is not None:
+            found.setdefault(feed, []).append(path)
+    for feed, paths in found.items():
+        if len(paths) > 1:
+            names = " and ".join(path.name for path in paths)
+            raise IngestionError(
+                str(directory),
+                f"holds two {feed.value} files, {names}; remove one or name it with --{feed.value}",
+            )
+    if not found:
+        raise IngestionError(str(directory), f"holds none of the feed files {EXPECTED_NAMES}")
+    return {feed: found[feed][0] for feed in Feed if feed in found}
+
+
+def choose_feed_files(
+    directory: Path | str | None = None,
+    *,
+    polls: Path | str | None = None,
+    hours: Path | str | None = None,
+    timezones: Path | str | None = None,
+) -> dict[Feed, Path]:
+    """The files of ``directory`` (if given), with any file named explicitly taking precedence."""
+    files = find_feed_files(directory) if directory is not None else {}
+    named = {Feed.POLLS: polls, Feed.HOURS: hours, Feed.TIMEZONES: timezones}
+    files.update({feed: Path(path) for feed, path in named.items() if path is not None})
+    return {feed: files[feed] for feed in Feed if feed in files}
+
+
+def _feed_of_file(path: Path) -> Feed | None:
+    lower_name = path.name.lower()
+    suffix = next((suffix for suffix in CSV_SUFFIXES if lower_name.endswith(suffix)), None)
+    if suffix is None or not path.is_file():
+        return None
+    stem = normalise_file_stem(path.name[: -len(suffix)])
+    for feed, spec in SPECS.items():
+        if stem in spec.file_stems:
+            return feed
+    if stem.startswith(EXPORT_FILE_PREFIX):
+        feed = feed_of_header(read_header(path))
+        if feed is None:
+            raise IngestionError(
+                path.name,
+                "is a bq-results export whose header matches no feed (expected the columns of "
+                + "; ".join(spec.example_header for spec in SPECS.values())
+                + ")",
+                line=1,
+            )
+        return feed
+    return None

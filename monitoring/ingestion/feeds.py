@@ -1,0 +1,92 @@
+"""The three feeds: their columns (with the names each published version uses) and file names."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from monitoring.ingestion import values
+
+
+class Feed(enum.Enum):
+    """A kind of feed file; the order of members is the order a run loads them in (small files
+    first, so their errors show before the long polls file is read)."""
+
+    TIMEZONES = "timezones"
+    HOURS = "hours"
+    POLLS = "polls"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A required column: its name in messages, the header spellings it accepts, its parser."""
+
+    name: str
+    parse: Callable[[str], object]
+    aliases: tuple[str, ...] = ()
+
+    def matches(self, header_name: str) -> bool:
+        key = normalise_header(header_name)
+        return key == normalise_header(self.name) or key in {normalise_header(a) for a in self.aliases}
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    feed: Feed
+    columns: tuple[Column, ...]
+    # Base names without ".csv"/".csv.gz", compared after normalise_file_stem.
+    file_stems: tuple[str, ...]
+
+    @property
+    def example_header(self) -> str:
+        return ",".join(column.name for column in self.columns)
+
+
+STORE_ID = Column("store_id", values.parse_store_id)
+
+SPECS = {
+    Feed.POLLS: FeedSpec(
+        Feed.POLLS,
+        (STORE_ID, Column("status", values.parse_status), Column("timestamp_utc", values.parse_timestamp)),
+        file_stems=("store_status",),
+    ),
+    Feed.HOURS: FeedSpec(
+        Feed.HOURS,
+        (
+            STORE_ID,
+            # 2023 calls it "day", 2024 "dayOfWeek".
+            Column("day", values.parse_day, aliases=("dayOfWeek", "day_of_week")),
+            Column("start_time_local", values.parse_local_time),
+            Column("end_time_local", values.parse_local_time),
+        ),
+        # "Menu hours.csv" is the name of the older published copy.
+        file_stems=("menu_hours",),
+    ),
+    Feed.TIMEZONES: FeedSpec(
+        Feed.TIMEZONES,
+        (STORE_ID, Column("timezone_str", values.parse_timezone)),
+        file_stems=("timezones",),
+    ),
+}
+
+# BigQuery exports keep their generated name ("bq-results-20230125-202210-1674678181880.csv"):
+# the header tells which feed such a file holds.
+EXPORT_FILE_PREFIX = "bq_results"
+
+
+def normalise_header(name: str) -> str:
+    return name.strip().lower()
+
+
+def normalise_file_stem(stem: str) -> str:
+    """``Menu hours`` and ``menu-hours`` both become ``menu_hours``."""
+    return stem.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def feed_of_header(header: list[str]) -> Feed | None:
+    """The feed whose columns a header holds, or ``None`` when it matches none of them."""
+    for feed, spec in SPECS.items():
+        if all(any(column.matches(name) for name in header) for column in spec.columns):
+            return feed
+    return None

@@ -1,0 +1,143 @@
+"""Loading feed files into the database: one transaction for a whole run, a summary per file."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+from monitoring.ingestion.backends import IngestionBackend, WriteCounts, backend_for
+from monitoring.ingestion.feeds import Feed
+from monitoring.ingestion.progress import ProgressFactory
+from monitoring.ingestion.reading import FeedReader
+from monitoring.models import StatusPoll
+
+
+@dataclass
+class FeedSummary:
+    """What loading one file did. ``duplicates`` are polls already stored or repeated in the file,
+    and time zone rows that changed nothing; ``replaced`` are the earlier hours rows of the
+    file's stores; ``updated`` are stores whose time zone changed."""
+
+    feed: Feed
+    file_name: str
+    read: int
+    inserted: int
+    duplicates: int
+    skipped: int
+    seconds: float
+    updated: int = 0
+    replaced: int = 0
+    skip_reasons: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line, e.g. ``polls store_status.csv: 1,850,000 read, 1,849,990 inserted, ...``."""
+        counts = [f"{self.read:,} read", f"{self.inserted:,} inserted"]
+        if self.feed is Feed.HOURS:
+            counts.append(f"{self.replaced:,} replaced")
+        if self.feed is Feed.TIMEZONES:
+            counts.append(f"{self.updated:,} updated")
+        if self.feed is not Feed.HOURS:
+            counts.append(f"{self.duplicates:,} duplicates")
+        counts.append(f"{self.skipped:,} skipped")
+        return f"{self.feed.value} {self.file_name}: {', '.join(counts)} in {self.seconds:.1f} s"
+
+
+@dataclass
+class LoadSummary:
+    feeds: list[FeedSummary]
+    stores_created: int
+    seconds: float
+
+    def describe(self) -> list[str]:
+        """The report of a run: a line per file, the reasons for skipped rows, and a total."""
+        lines = []
+        for summary in self.feeds:
+            lines.append(summary.describe())
+            if summary.skipped:
+                rows = f"{summary.skipped:,} invalid row{'s' if summary.skipped != 1 else ''} skipped"
+                shown = len(summary.skip_reasons)
+                lines.append(f"  {rows}:" if shown == summary.skipped else f"  {rows}; the first {shown}:")
+                lines.extend(f"  - {reason}" for reason in summary.skip_reasons)
+        read = sum(summary.read for summary in self.feeds)
+        skipped = sum(summary.skipped for summary in self.feeds)
+        files = f"{len(self.feeds)} file{'s' if len(self.feeds) != 1 else ''}"
+        lines.append(
+            f"total: {files}, {read:,} rows read, {skipped:,} skipped, "
+            f"{self.stores_created:,} new stores in {self.seconds:.1f} s"
+        )
+        return lines
+
+
+def load_feeds(
+    *,
+    polls: Path | str | None = None,
+    hours: Path | str | None = None,
+    timezones: Path | str | None = None,
+    skip_invalid: bool = False,
+    progress: ProgressFactory | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> LoadSummary:
+    """Load the given feed files in one transaction: polls are added (known ones are kept), hours
+    and time zones replace those of the stores they mention, stores are created as needed.
+
+    Raises :class:`~monitoring.ingestion.errors.IngestionError` for the first malformed row
+    (unless ``skip_invalid``) or unusable file; then nothing of the run is kept.
+    """
+    files = {Feed.POLLS: polls, Feed.HOURS: hours, Feed.TIMEZONES: timezones}
+    if all(path is None for path in files.values()):
+        raise ValueError("load_feeds needs at least one of polls, hours or timezones.")
+    started = time.perf_counter()
+    backend = backend_for(connections[using])
+    summaries = []
+    with transaction.atomic(using=using):
+        for feed in Feed:
+            if files[feed] is not None:
+                summaries.append(_load_file(backend, feed, Path(files[feed]), skip_invalid, progress))
+    return LoadSummary(
+        feeds=[summary for summary, _ in summaries],
+        stores_created=sum(counts.stores_created for _, counts in summaries),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def database_has_polls(using: str = DEFAULT_DB_ALIAS) -> bool:
+    return StatusPoll.objects.using(using).exists()
+
+
+def _load_file(
+    backend: IngestionBackend, feed: Feed, path: Path, skip_invalid: bool, progress: ProgressFactory | None
+) -> tuple[FeedSummary, WriteCounts]:
+    started = time.perf_counter()
+    bar = None
+    with FeedReader(path, feed, skip_invalid=skip_invalid) as reader:
+        if progress is not None:
+            bar = progress(f"{feed.value} {reader.name}", reader.total_bytes)
+            reader.on_progress = bar.update_to
+        try:
+            write = {
+                Feed.POLLS: backend.insert_polls,
+                Feed.HOURS: backend.replace_hours,
+                Feed.TIMEZONES: backend.replace_timezones,
+            }[feed]
+            counts = write(reader.rows())
+        finally:
+            if bar is not None:
+                bar.close()
+    written = reader.read - reader.skipped
+    summary = FeedSummary(
+        feed=feed,
+        file_name=reader.name,
+        read=reader.read,
+        inserted=counts.inserted,
+        # Hours rows are all kept, repeats included: a file's rows are the store's hours.
+        duplicates=0 if feed is Feed.HOURS else written - counts.inserted - counts.updated,
+        skipped=reader.skipped,
+        seconds=time.perf_counter() - started,
+        updated=counts.updated,
+        replaced=counts.replaced,
+        skip_reasons=reader.skip_reasons,
+    )
+    return summary, counts

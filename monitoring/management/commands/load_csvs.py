@@ -1,0 +1,49 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from monitoring.ingestion import (
+    IngestionError,
+    TerminalProgress,
+    choose_feed_files,
+    database_has_polls,
+    load_feeds,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the store status, business hours and time zone feeds (.csv or .csv.gz) into the "
+        "database in one transaction: polls are added, hours and time zones replace those of the "
+        "stores they mention. Give a directory holding store_status.csv, menu_hours.csv and "
+        "timezones.csv, or name files with --polls, --hours and --timezones."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("directory", nargs="?", help="directory holding the feed files")
+        parser.add_argument("--polls", metavar="FILE", help="status polls (store_id,status,timestamp_utc)")
+        parser.add_argument(
+            "--hours", metavar="FILE", help="business hours (store_id,day,start_time_local,...)"
+        )
+        parser.add_argument("--timezones", metavar="FILE", help="time zones (store_id,timezone_str)")
+        parser.add_argument(
+            "--skip-invalid", action="store_true", help="skip malformed rows instead of stopping"
+        )
+        parser.add_argument("--if-empty", action="store_true", help="do nothing if the database holds polls")
+
+    def handle(self, *args, directory, polls, hours, timezones, skip_invalid, if_empty, **options):
+        if not (directory or polls or hours or timezones):
+            raise CommandError("Nothing to load: give a directory or --polls, --hours or --timezones.")
+        if if_empty and database_has_polls():
+            self.stdout.write("Nothing loaded: the database already holds polls (--if-empty).")
+            return
+        # A bar only on a terminal; logs and pipes get just the summary.
+        progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
+        try:
+            files = choose_feed_files(directory, polls=polls, hours=hours, timezones=timezones)
+            paths = {feed.value: path for feed, path in files.items()}
+            summary = load_feeds(**paths, skip_invalid=skip_invalid, progress=progress)
+        except IngestionError as error:
+            raise CommandError(f"{error}\nNothing was loaded.") from error
+        for line in summary.describe():
+            self.stdout.write(line)

@@ -1,0 +1,194 @@
+"""The load_csvs command: arguments, summary lines, --if-empty, exit status and progress."""
+
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from monitoring.ingestion import TerminalProgress, load_feeds
+from monitoring.models import StatusPoll, Store
+from tests.factories import StatusPollFactory
+from tests.monitoring.csv_files import hours_file, polls_file, timezones_file
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SUMMARY_LINE = re.compile(
+    r"polls store_status\.csv: 3 read, 2 inserted, 1 duplicates, 0 skipped in \d+\.\d s"
+)
+
+
+def feed_directory(tmp_path: Path) -> Path:
+    polls_file(
+        tmp_path,
+        [
+            "1,active,2023-01-25 18:13:22.47922 UTC",
+            "1,active,2023-01-25 18:13:22.47922 UTC",
+            "2,inactive,2023-01-25 18:13:22 UTC",
+        ],
+    )
+    hours_file(tmp_path, ["1,0,09:00:00,17:00:00"], name="Menu hours.csv")
+    timezones_file(tmp_path, ["2,America/Denver"], name="timezones.csv.gz")
+    return tmp_path
+
+
+def run_command(*args) -> str:
+    out = io.StringIO()
+    call_command("load_csvs", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_loading_a_directory_prints_a_line_per_file_and_a_total(tmp_path):
+    lines = run_command(str(feed_directory(tmp_path))).splitlines()
+
+    assert re.fullmatch(
+        r"timezones timezones\.csv\.gz: 1 read, 1 inserted, 0 updated, 0 duplicates, 0 skipped in .*",
+        lines[0],
+    )
+    assert re.fullmatch(r"hours Menu hours\.csv: 1 read, 1 inserted, 0 replaced, 0 skipped in .*", lines[1])
+    assert SUMMARY_LINE.fullmatch(lines[2])
+    assert re.fullmatch(r"total: 3 files, 5 rows read, 0 skipped, 2 new stores in \d+\.\d s", lines[3])
+    assert len(lines) == 4
+
+
+@pytest.mark.django_db
+def test_files_can_be_named_one_by_one(tmp_path):
+    directory = feed_directory(tmp_path)
+
+    output = run_command("--polls", str(directory / "store_status.csv"))
+
+    assert SUMMARY_LINE.fullmatch(output.splitlines()[0])
+    assert not Store.objects.filter(timezone__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_a_bad_file_is_a_command_error_naming_file_line_and_field(tmp_path):
+    path = polls_file(tmp_path, ["1,active,2023-01-25 18:13:22 UTC", "1,maybe,2023-01-25 19:13:22 UTC"])
+
+    with pytest.raises(CommandError) as caught:
+        run_command("--polls", str(path))
+
+    assert str(caught.value).splitlines() == [
+        "store_status.csv line 3, field status: 'maybe' is not a status (expected active or inactive)",
+        "Nothing was loaded.",
+    ]
+    assert not StatusPoll.objects.exists()
+
+
+@pytest.mark.django_db
+def test_without_any_file_the_command_says_what_to_give():
+    with pytest.raises(CommandError, match="give a directory or --polls, --hours or --timezones"):
+        run_command()
+
+
+@pytest.mark.django_db
+def test_if_empty_loads_into_an_empty_database(tmp_path):
+    run_command(str(feed_directory(tmp_path)), "--if-empty")
+
+    assert StatusPoll.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_if_empty_does_nothing_and_says_why_when_polls_exist(tmp_path):
+    StatusPollFactory()
+
+    output = run_command(str(feed_directory(tmp_path)), "--if-empty")
+
+    assert output == "Nothing loaded: the database already holds polls (--if-empty).\n"
+    assert StatusPoll.objects.count() == 1
+
+
+def manage_py(*args) -> subprocess.CompletedProcess:
+    """Run manage.py in a child process against the test database."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{settings['NAME']}"
+    else:
+        credentials = settings["USER"] + (f":{settings['PASSWORD']}" if settings["PASSWORD"] else "")
+        url = f"postgres://{credentials}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "manage.py", "load_csvs", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# transactional_db: the child process must see the migrated tables and our reads must see its
+# commit; the tables are emptied after the test.
+def test_manage_py_exits_with_status_0_and_prints_the_summary(transactional_db, tmp_path):
+    result = manage_py(str(feed_directory(tmp_path)))
+
+    assert result.returncode == 0, result.stderr
+    assert SUMMARY_LINE.fullmatch(result.stdout.splitlines()[2])
+    # Not a terminal: no progress bar.
+    assert result.stderr == ""
+    assert StatusPoll.objects.count() == 2
+
+
+def test_manage_py_exits_non_zero_on_a_bad_row_and_keeps_nothing(transactional_db, tmp_path):
+    directory = feed_directory(tmp_path)
+    polls_file(directory, ["1,active,2023-01-25 18:13:22 UTC", "1,active,2023-01-25 25:00:00 UTC"])
+
+    result = manage_py(str(directory))
+
+    assert result.returncode == 1
+    assert (
+        "CommandError: store_status.csv line 3, field timestamp_utc: '2023-01-25 25:00:00 UTC'"
+        in result.stderr
+    )
+    assert result.stdout == ""
+    assert not Store.objects.exists()
+
+
+class RecordingProgress:
+    def __init__(self):
+        self.bars = []
+
+    def __call__(self, label, total_bytes):
+        bar = RecordingBar(label, total_bytes)
+        self.bars.append(bar)
+        return bar
+
+
+class RecordingBar:
+    def __init__(self, label, total_bytes):
+        self.label, self.total_bytes, self.positions, self.closed = label, total_bytes, [], False
+
+    def update_to(self, done):
+        self.positions.append(done)
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.django_db
+def test_progress_is_reported_per_file_in_bytes_read_up_to_the_file_size(tmp_path):
+    directory = feed_directory(tmp_path)
+    progress = RecordingProgress()
+
+    load_feeds(
+        polls=directory / "store_status.csv", timezones=directory / "timezones.csv.gz", progress=progress
+    )
+
+    assert [bar.label for bar in progress.bars] == ["timezones timezones.csv.gz", "polls store_status.csv"]
+    for bar in progress.bars:
+        assert bar.closed and bar.positions[-1] == bar.total_bytes
+
+
+def test_the_terminal_progress_bar_draws_on_its_stream():
+    stream = io.StringIO()
+    bar = TerminalProgress(stream)("polls store_status.csv", 2048)
+
+    bar.update_to(1024)
+    bar.close()
+
+    assert "polls store_status.csv" in stream.getvalue()
