@@ -28,9 +28,10 @@ install-dev: $(VENV)/.dev-installed
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# Serves on HOST:PORT with a job worker (qcluster) next to it; Ctrl-C stops both.
 run: migrate
 	$(BIN)/python manage.py load_csvs data/sample --if-empty
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	PYTHON_BIN=$(BIN)/python HOST=$(HOST) PORT=$(PORT) scripts/run_dev.sh
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -29,7 +29,7 @@ class Report(models.Model):
         NEAREST = "nearest", "nearest poll"
 
     report_id = models.CharField(max_length=32, unique=True, default=new_report_id, editable=False)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
     # Requested report time; when none was asked for, filled with the newest poll when it runs.
     as_of = models.DateTimeField(null=True, blank=True)
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.LAST_KNOWN)
@@ -40,6 +40,13 @@ class Report(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     csv_file = models.FileField(upload_to=report_csv_path, blank=True)
+    # Job bookkeeping (reports.actions): runs started so far, when the task was last queued
+    # and its django-q2 id, and which worker (host:pid) runs it, alive as of heartbeat_at.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=32, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -55,6 +55,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_q",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served locally (no CDN)
     "monitoring",
     "reports",
 ]
@@ -109,6 +112,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns at every start if it is missing
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
@@ -116,15 +120,76 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# --- Job queue -----------------------------------------------------------------------------
+# --- Job queue (django-q2) -----------------------------------------------------------------
 
 # Optional: with REDIS_URL set the job queue uses Redis, otherwise the database (ORM broker).
 REDIS_URL = env_str("REDIS_URL")
+
+# A report task is killed after this many seconds and its report marked Failed.
+REPORT_TIMEOUT_SECONDS = env_int("REPORT_TIMEOUT_SECONDS", 600, minimum=10)
+
+Q_CLUSTER = {
+    # Also the salt that signs queued tasks: the web server and every worker must agree.
+    "name": "storemonitor",
+    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    # Prefetch no more than one task per worker: a killed cluster loses (Redis) or delays
+    # (ORM, until retry) only what it had fetched.
+    "queue_limit": env_int("Q_WORKERS", 2, minimum=1),
+    "timeout": REPORT_TIMEOUT_SECONDS,
+    # The ORM broker hands a fetched task out again when it is not acknowledged within `retry`
+    # seconds. Retry above timeout: a slow report is killed before it could be started twice.
+    "retry": REPORT_TIMEOUT_SECONDS + 120,
+    # A failed report is never re-run silently: one attempt, and failures leave the queue. A
+    # report whose worker died is re-queued at most once by reports.actions (see docs/jobs.md).
+    "max_attempts": 1,
+    "ack_failures": True,
+    # The stalled-report check is periodic housekeeping: after downtime run it once, not once
+    # per missed minute.
+    "catch_up": False,
+    "save_limit": 250,
+    "label": "Jobs",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
 
 # --- Reports -------------------------------------------------------------------------------
 
 # Only polls in [as_of - lookback, as_of] feed a report (uptime rule 1).
 REPORT_LOOKBACK_DAYS = env_int("REPORT_LOOKBACK_DAYS", 14, minimum=7)
+# A running report refreshes its heartbeat this often; one whose heartbeat is older than
+# REPORT_STALL_SECONDS lost its worker and is re-queued, or Failed after REPORT_MAX_ATTEMPTS runs.
+REPORT_HEARTBEAT_SECONDS = env_int("REPORT_HEARTBEAT_SECONDS", 10, minimum=1)
+REPORT_STALL_SECONDS = env_int(
+    "REPORT_STALL_SECONDS", max(120, 6 * REPORT_HEARTBEAT_SECONDS), minimum=3 * REPORT_HEARTBEAT_SECONDS
+)
+REPORT_MAX_ATTEMPTS = env_int("REPORT_MAX_ATTEMPTS", 2, minimum=1)
+
+# --- API (Django REST framework, drf-spectacular) ------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    # Every API error is a JSON object with an "error" sentence.
+    "EXCEPTION_HANDLER": "reports.api.errors.json_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "storemonitor API",
+    "DESCRIPTION": "Trigger uptime/downtime reports of all stores, poll them and download the CSV.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs pages load their JavaScript and CSS from this service, so they work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["reports.api.schema.drop_slash_aliases"],
+    "ENUM_NAME_OVERRIDES": {
+        "ReportStatusEnum": "reports.models.Report.Status",
+        "UnfinishedStatusEnum": ["Pending", "Running"],
+    },
+}
 
 # --- Logging -------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Settings for the test suite: the normal settings plus what tests need to be deterministic."""
 
 from storemonitor.settings import *  # noqa: F401,F403
-from storemonitor.settings import DATABASES, VAR_DIR
+from storemonitor.settings import DATABASES, Q_CLUSTER, VAR_DIR
 
 # Fast, insecure hashing: tests create users.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -11,3 +11,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_storemonitor.sqlite3")}
 else:
     DATABASES["default"]["TEST"] = {"NAME": "test_storemonitor"}
+
+# Jobs run inside the call that queues them. django-q2 reads this once, when it is imported:
+# override_settings cannot switch it (the end-to-end tests start real workers instead).
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}

@@ -1,0 +1,275 @@
+"""Report jobs: trigger a report, run it in a worker, recover reports whose worker died.
+
+The API, the dashboard, the django-q2 tasks (``reports.tasks``) and the tests call these
+functions; nothing else changes a report's status.
+
+A report is Pending until a worker claims it with a conditional update (so a task delivered
+twice runs once), Running while that worker computes it, then Complete or Failed. Every write
+of a run is conditional on the run still owning the report (status Running and its attempt
+number), so a run that was given up for dead can never overwrite its successor.
+"""
+
+import datetime as dt
+import io
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Optional
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.exceptions import TimeoutException
+from django_q.tasks import async_task
+
+from reports import generation
+from reports.heartbeat import Heartbeat
+from reports.models import Report
+from reports.uptime import METHODS
+
+log = logging.getLogger(__name__)
+
+Status = Report.Status
+
+# Progress is written at every stage change and otherwise at most this often.
+PROGRESS_WRITE_SECONDS = 1.0
+
+
+def do_trigger_report(*, as_of: Optional[dt.datetime] = None, method: str = "last_known") -> Report:
+    """Create a Pending report and queue its task when the current transaction commits.
+
+    ``as_of`` must be timezone-aware; None means "the newest poll", resolved by the task
+    inside its own snapshot. Raises ValueError for an unknown method or a naive as_of.
+    """
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}: use one of {', '.join(METHODS)}.")
+    if as_of is not None and timezone.is_naive(as_of):
+        raise ValueError("as_of must be timezone-aware.")
+    report = Report.objects.create(as_of=as_of, method=method, queued_at=timezone.now())
+    transaction.on_commit(partial(_queue, report.pk))
+    return report
+
+
+def do_run_report(report_pk: int) -> Optional[str]:
+    """Run a Pending report to Complete or Failed; returns the final status.
+
+    Returns None, doing nothing, when the report is not Pending (another delivery of the
+    same task claimed it, or it is finished).
+    """
+    run = _claim(report_pk)
+    if run is None:
+        log.info("report pk=%s is not Pending: this delivery of its task does nothing", report_pk)
+        return None
+    report = run.report
+    progress = _ProgressWriter(run)
+    with Heartbeat(run.beat, settings.REPORT_HEARTBEAT_SECONDS):
+        try:
+            data = generation.compute_report(as_of=report.as_of, method=report.method, progress=progress)
+            csv_name = _save_csv(report, data.figures)
+        except _Superseded:
+            log.warning("report %s was taken over by another run; this run stops", report.report_id)
+            return None
+        except generation.NoPollsError as error:
+            return run.fail(str(error))
+        except Exception as error:
+            log.exception("report %s failed", report.report_id)
+            return run.fail(
+                f"The report could not be computed: {type(error).__name__}: {error}. "
+                "The worker log has the details; trigger a new report to try again."
+            )
+        except BaseException as error:
+            # A timeout (django-q2 raises it in the task) or the worker shutting down.
+            run.fail(_interruption_sentence(error))
+            raise
+        if run.update(
+            status=Status.COMPLETE,
+            progress=1.0,
+            as_of=data.as_of,
+            store_count=data.store_count,
+            csv_file=csv_name,
+            finished_at=timezone.now(),
+        ):
+            return Status.COMPLETE
+    # Another run owns the report now: this run's file is nobody's.
+    report.csv_file.storage.delete(csv_name)
+    log.warning("report %s was taken over by another run; its result is discarded", report.report_id)
+    return None
+
+
+@dataclass
+class Recovery:
+    """What ``recover_stalled_reports`` did, as lists of report ids."""
+
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return (
+            f"{len(self.requeued)} stalled report(s) re-queued, {len(self.failed)} failed, "
+            f"{len(self.resent)} pending report(s) queued again"
+        )
+
+
+def recover_stalled_reports(*, now: Optional[dt.datetime] = None) -> Recovery:
+    """Deal with reports whose task is gone.
+
+    A Running report whose heartbeat is older than REPORT_STALL_SECONDS lost its worker: it
+    goes back to Pending and is queued again while it has had fewer than REPORT_MAX_ATTEMPTS
+    runs, and is marked Failed with the reason otherwise. A Pending report queued longer ago
+    than the queue's retry time is queued again (a Redis task dies with its worker); a
+    duplicate delivery does nothing, so this is safe. Safe to run from several workers at once.
+    """
+    now = now or timezone.now()
+    recovery = Recovery()
+    stalled_before = now - dt.timedelta(seconds=settings.REPORT_STALL_SECONDS)
+    for report in Report.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stalled_before):
+        still_stalled = Report.objects.filter(
+            pk=report.pk, status=Status.RUNNING, attempts=report.attempts, heartbeat_at__lt=stalled_before
+        )
+        if report.attempts < settings.REPORT_MAX_ATTEMPTS:
+            if still_stalled.update(
+                status=Status.PENDING, progress=0.0, started_at=None, worker="", heartbeat_at=None, queued_at=now
+            ):
+                log.warning("report %s: %s; queued again", report.report_id, _stall_description(report))
+                transaction.on_commit(partial(_queue, report.pk))
+                recovery.requeued.append(report.report_id)
+        elif still_stalled.update(status=Status.FAILED, finished_at=now, error=_stalled_sentence(report)):
+            log.warning("report %s: %s; marked Failed", report.report_id, _stall_description(report))
+            recovery.failed.append(report.report_id)
+
+    resend_before = now - dt.timedelta(seconds=settings.Q_CLUSTER["retry"])
+    waiting = Report.objects.filter(status=Status.PENDING).filter(
+        Q(queued_at__lt=resend_before) | Q(queued_at__isnull=True, created_at__lt=resend_before)
+    )
+    for report in waiting:
+        if Report.objects.filter(pk=report.pk, status=Status.PENDING, queued_at=report.queued_at).update(queued_at=now):
+            log.warning("report %s has been Pending since %s; queued again", report.report_id, report.queued_at)
+            transaction.on_commit(partial(_queue, report.pk))
+            recovery.resent.append(report.report_id)
+    return recovery
+
+
+def worker_identity() -> str:
+    """host:pid of this process, recorded on the reports it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- Internals -----------------------------------------------------------------------------
+
+
+class _Superseded(Exception):
+    """The report is no longer this run's: recovery gave it to another run."""
+
+
+class _Run:
+    """One attempt at a report. Its writes apply only while it still owns the report."""
+
+    def __init__(self, report: Report):
+        self.report = report
+        self._owned = Report.objects.filter(pk=report.pk, status=Status.RUNNING, attempts=report.attempts)
+
+    def update(self, **fields) -> bool:
+        return self._owned.update(**fields) == 1
+
+    def beat(self) -> bool:
+        return self.update(heartbeat_at=timezone.now())
+
+    def fail(self, error: str) -> Optional[str]:
+        if self.update(status=Status.FAILED, error=error, finished_at=timezone.now()):
+            log.info("report %s failed: %s", self.report.report_id, error)
+            return Status.FAILED
+        return None
+
+
+def _claim(report_pk: int) -> Optional[_Run]:
+    now = timezone.now()
+    claimed = Report.objects.filter(pk=report_pk, status=Status.PENDING).update(
+        status=Status.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        heartbeat_at=now,
+        worker=worker_identity(),
+        progress=0.0,
+        error="",
+    )
+    if not claimed:
+        return None
+    return _Run(Report.objects.get(pk=report_pk))
+
+
+class _ProgressWriter:
+    """The progress callback of ``compute_report``: throttled writes that also beat the heart."""
+
+    def __init__(self, run: _Run):
+        self._run = run
+        self._stage = None
+        self._written_at = 0.0
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        moment = time.monotonic()
+        if stage == self._stage and moment - self._written_at < PROGRESS_WRITE_SECONDS:
+            return
+        self._stage, self._written_at = stage, moment
+        try:
+            owned = self._run.update(progress=min(max(fraction, 0.0), 1.0), heartbeat_at=timezone.now())
+        except DatabaseError as error:
+            # Progress is informative only; a busy database must not fail the report.
+            log.warning("report %s: progress not saved: %s", self._run.report.report_id, error)
+            return
+        if not owned:
+            raise _Superseded
+
+
+def _save_csv(report: Report, figures) -> str:
+    """Write the CSV through the report's FileField storage; returns the stored name."""
+    text = io.StringIO()
+    generation.write_report_csv(figures, text)
+    report.csv_file.save(f"{report.report_id}.csv", ContentFile(text.getvalue().encode("utf-8")), save=False)
+    return report.csv_file.name
+
+
+def _queue(report_pk: int) -> None:
+    """Hand the report to the job queue; a queue that cannot be reached fails the report."""
+    try:
+        task_id = async_task("reports.tasks.run_report", report_pk, group="reports")
+    except Exception as error:
+        log.exception("could not queue report pk=%s", report_pk)
+        Report.objects.filter(pk=report_pk, status=Status.PENDING).update(
+            status=Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"The job queue could not be reached ({type(error).__name__}: {error}); trigger the report again.",
+        )
+        return
+    Report.objects.filter(pk=report_pk).update(task_id=task_id or "")
+
+
+def _interruption_sentence(error: BaseException) -> str:
+    if isinstance(error, TimeoutException):
+        return (
+            f"The report ran longer than the {settings.REPORT_TIMEOUT_SECONDS}-second limit "
+            "(REPORT_TIMEOUT_SECONDS) and was stopped."
+        )
+    return f"The worker stopped while running the report ({type(error).__name__}); trigger a new report."
+
+
+def _stall_description(report: Report) -> str:
+    return (
+        f"its worker {report.worker or '(unknown)'} sent no heartbeat since "
+        f"{report.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC (attempt {report.attempts} of {settings.REPORT_MAX_ATTEMPTS})"
+    )
+
+
+def _stalled_sentence(report: Report) -> str:
+    return (
+        f"The worker running this report ({report.worker or 'unknown'}) stopped responding: its last "
+        f"heartbeat was at {report.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC, more than "
+        f"{settings.REPORT_STALL_SECONDS} seconds before it was given up (the worker was probably "
+        f"killed or its machine restarted). Gave up after {report.attempts} attempt(s); "
+        "trigger a new report."
+    )

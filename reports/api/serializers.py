@@ -1,0 +1,118 @@
+"""What the report API reads and writes."""
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from reports.models import Report
+from reports.uptime import METHODS
+
+
+class AsOfField(serializers.DateTimeField):
+    """ISO 8601 time, UTC when it has no offset; also the feeds' '2023-01-25 18:13:22 UTC'."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and value.strip().endswith(" UTC"):
+            value = value.strip().removesuffix(" UTC")
+        return super().to_internal_value(value)
+
+
+class TriggerReportSerializer(serializers.Serializer):
+    """Optional body of POST /trigger_report."""
+
+    as_of = AsOfField(
+        required=False,
+        allow_null=True,
+        help_text="Report time, ISO 8601 (UTC when no offset is given). Default: the newest poll.",
+    )
+    method = serializers.ChoiceField(
+        choices=METHODS,
+        default="last_known",
+        help_text="How status is extrapolated between polls: last_known (default) or nearest.",
+    )
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if hasattr(self.initial_data, "keys") else []
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown field(s): {', '.join(unknown)}. The body takes only as_of and method."
+            )
+        return attrs
+
+
+class TriggeredSerializer(serializers.Serializer):
+    report_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=Report.Status.choices)
+
+
+class ReportProgressSerializer(serializers.Serializer):
+    """A report that is not finished yet."""
+
+    report_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=[Report.Status.PENDING, Report.Status.RUNNING])
+    progress = serializers.FloatField(help_text="0 to 1")
+
+
+class ReportCompleteSerializer(serializers.ModelSerializer):
+    """A finished report, when JSON is asked for instead of the CSV."""
+
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Report
+        fields = ["report_id", "status", "download_url", "store_count", "as_of", "method", "created_at", "finished_at"]
+
+    def get_download_url(self, report) -> str:
+        return csv_url(report, self.context.get("request"))
+
+
+class ReportFailedSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Report
+        fields = ["report_id", "status", "error", "as_of", "method", "created_at", "finished_at"]
+
+
+class ReportSerializer(serializers.ModelSerializer):
+    """A report as a resource of /api/reports/."""
+
+    url = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField(help_text="The CSV, once the report is Complete.")
+    duration_seconds = serializers.SerializerMethodField(help_text="From start to finish (or to now).")
+
+    class Meta:
+        model = Report
+        fields = [
+            "report_id",
+            "url",
+            "status",
+            "progress",
+            "as_of",
+            "method",
+            "store_count",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "attempts",
+            "error",
+            "download_url",
+        ]
+
+    def get_url(self, report) -> str:
+        return _absolute(self.context.get("request"), reverse("report-detail", args=[report.report_id]))
+
+    def get_download_url(self, report) -> str | None:
+        if report.status != Report.Status.COMPLETE:
+            return None
+        return csv_url(report, self.context.get("request"))
+
+    def get_duration_seconds(self, report) -> float | None:
+        duration = report.duration
+        return None if duration is None else round(duration.total_seconds(), 3)
+
+
+def csv_url(report: Report, request=None) -> str:
+    return _absolute(request, reverse("report-csv", args=[report.report_id]))
+
+
+def _absolute(request, path: str) -> str:
+    return request.build_absolute_uri(path) if request is not None else path

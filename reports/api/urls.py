@@ -1,0 +1,25 @@
+"""URLs of the report API; storemonitor.urls includes them at the root."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from reports.api.views import GetReportView, ReportViewSet, TriggerReportView
+
+report_list = ReportViewSet.as_view({"get": "list"})
+report_detail = ReportViewSet.as_view({"get": "retrieve"})
+report_csv = ReportViewSet.as_view({"get": "csv"})
+
+urlpatterns = [
+    # The two endpoints of the assignment, with and without the trailing slash (a POST cannot
+    # follow APPEND_SLASH's redirect). The schema lists the slash-less form only.
+    path("trigger_report", TriggerReportView.as_view(), name="trigger_report"),
+    path("trigger_report/", TriggerReportView.as_view()),
+    path("get_report", GetReportView.as_view(), name="get_report"),
+    path("get_report/", GetReportView.as_view()),
+    path("api/reports/", report_list, name="report-list"),
+    path("api/reports/<str:report_id>/", report_detail, name="report-detail"),
+    path("api/reports/<str:report_id>/csv", report_csv, name="report-csv"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+]

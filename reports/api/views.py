@@ -1,0 +1,174 @@
+"""The report API: trigger, poll, download. Views parse and respond; reports.actions works.
+
+The API is open, like the assignment's: it needs no login (report ids are unguessable, and
+any caller may trigger a report anyway). Every error is JSON: ``{"error": "sentence"}``.
+"""
+
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.viewsets import ReadOnlyModelViewSet
+
+from reports.actions import do_trigger_report
+from reports.api.serializers import (
+    ReportCompleteSerializer,
+    ReportFailedSerializer,
+    ReportProgressSerializer,
+    ReportSerializer,
+    TriggeredSerializer,
+    TriggerReportSerializer,
+)
+from reports.models import Report
+
+Status = Report.Status
+
+ERROR = inline_serializer("Error", {"error": serializers.CharField()})
+CSV_BODY = OpenApiResponse(OpenApiTypes.STR, description="The report CSV (attachment).")
+
+
+class CsvGone(APIException):
+    status_code = status.HTTP_410_GONE
+    default_detail = "The CSV of this report is no longer stored; trigger a new report."
+
+
+class CsvNotReady(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The report has no CSV yet."
+
+
+class ReportAPIMixin:
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+
+    def perform_content_negotiation(self, request, force=False):
+        # Never a 404/406 over ?format= or Accept: answers are JSON or (by choice) the CSV.
+        return super().perform_content_negotiation(request, force=True)
+
+
+class TriggerReportView(ReportAPIMixin, APIView):
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        operation_id="trigger_report",
+        summary="Start a report of every store",
+        request=TriggerReportSerializer,
+        responses={202: TriggeredSerializer, 400: ERROR},
+        description="Queues the report and answers at once; poll the `Location` (GET /get_report).",
+    )
+    def post(self, request):
+        body = TriggerReportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        report = do_trigger_report(**body.validated_data)
+        poll = request.build_absolute_uri(f"{reverse('get_report')}?report_id={report.report_id}")
+        return Response(
+            {"report_id": report.report_id, "status": Status.PENDING},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": poll},
+        )
+
+
+class GetReportView(ReportAPIMixin, APIView):
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        operation_id="get_report",
+        summary="Poll a report; the CSV once it is Complete",
+        parameters=[
+            OpenApiParameter("report_id", str, required=True, description="From POST /trigger_report."),
+            OpenApiParameter(
+                "format", str, enum=["csv", "json"], description="Complete reports: json gives a summary."
+            ),
+        ],
+        responses={
+            (200, "text/csv"): CSV_BODY,
+            (200, "application/json"): OpenApiResponse(
+                ReportProgressSerializer,
+                description="Pending/Running: progress. Complete with format=json or Accept: "
+                "application/json: a summary with download_url. Failed: the error.",
+            ),
+            400: ERROR,
+            404: ERROR,
+        },
+    )
+    def get(self, request):
+        report = _find_report(_required_report_id(request))
+        wants_json = _wants_json(request)
+        headers = {"X-Report-Status": report.status}
+        if report.status in (Status.PENDING, Status.RUNNING):
+            body = ReportProgressSerializer(report).data
+        elif report.status == Status.FAILED:
+            body = ReportFailedSerializer(report).data
+        elif wants_json:
+            body = ReportCompleteSerializer(report, context={"request": request}).data
+        else:
+            return csv_response(report)
+        return Response(body, headers=headers)
+
+
+class ReportViewSet(ReportAPIMixin, ReadOnlyModelViewSet):
+    """Reports, newest first."""
+
+    queryset = Report.objects.order_by("-created_at", "-id")
+    serializer_class = ReportSerializer
+    lookup_field = "report_id"
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+
+    @extend_schema(
+        operation_id="report_csv",
+        summary="Download the CSV of a Complete report",
+        responses={(200, "text/csv"): CSV_BODY, 404: ERROR, 409: ERROR, 410: ERROR},
+    )
+    def csv(self, request, report_id=None):
+        report = _find_report(report_id)
+        if report.status != Status.COMPLETE:
+            raise CsvNotReady(f"Report {report.report_id} is {report.status}; its CSV exists once it is Complete.")
+        return csv_response(report)
+
+    def get_object(self):
+        return _find_report(self.kwargs["report_id"])
+
+
+def csv_response(report: Report) -> FileResponse:
+    try:
+        stream = report.csv_file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise CsvGone() from None
+    response = FileResponse(
+        stream, as_attachment=True, filename=f"report-{report.report_id}.csv", content_type="text/csv"
+    )
+    response["X-Report-Status"] = report.status
+    return response
+
+
+def _required_report_id(request) -> str:
+    report_id = request.query_params.get("report_id", "").strip()
+    if not report_id:
+        raise ValidationError(
+            {"report_id": ["This query parameter is required: GET /get_report?report_id=<id from /trigger_report>."]}
+        )
+    return report_id
+
+
+def _find_report(report_id: str) -> Report:
+    report = Report.objects.filter(report_id=report_id).first()
+    if report is None:
+        raise NotFound(f"No report has report_id {report_id!r}.")
+    return report
+
+
+def _wants_json(request) -> bool:
+    chosen = request.query_params.get("format")
+    if chosen is not None:
+        if chosen not in ("csv", "json"):
+            raise ValidationError({"format": [f"Unknown format {chosen!r}: use csv (the default) or json."]})
+        return chosen == "json"
+    return "application/json" in request.headers.get("Accept", "")

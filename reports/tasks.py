@@ -1,0 +1,64 @@
+"""django-q2 entry points of the report jobs; the work happens in ``reports.actions``.
+
+Wiring (``reports.apps``): every worker process runs the stalled-report check when it starts,
+and ``migrate`` keeps a django-q2 schedule that runs it every minute.
+"""
+
+import logging
+
+from django.db import DatabaseError
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.models import Schedule
+
+from reports import actions
+
+log = logging.getLogger(__name__)
+
+RECOVERY_SCHEDULE = "reports: recover stalled reports"
+
+
+def run_report(report_pk: int):
+    """Task: compute one report (queued by ``reports.actions.do_trigger_report``)."""
+    return actions.do_run_report(report_pk)
+
+
+def recover_stalled_reports() -> str:
+    """Task (scheduled every minute): re-queue or fail reports whose worker died."""
+    recovery = actions.recover_stalled_reports()
+    if recovery.requeued or recovery.failed or recovery.resent:
+        log.warning("%s", recovery.describe())
+    return recovery.describe()
+
+
+def recover_on_worker_start(sender, proc_name, **kwargs) -> None:
+    """django-q2 ``post_spawn`` receiver: a starting worker first looks for stalled reports."""
+    if Conf.SYNC:
+        return  # sync mode "spawns" a worker per task inside the caller; nothing to recover
+    try:
+        recover_stalled_reports()
+    except DatabaseError:
+        # The schedule repeats the check; a worker must start even if the database is busy.
+        log.exception("stalled-report check at worker start failed")
+
+
+def ensure_recovery_schedule(using="default", **kwargs) -> None:
+    """``post_migrate`` receiver: create or repair the every-minute recovery schedule."""
+    Schedule.objects.using(using).update_or_create(
+        name=RECOVERY_SCHEDULE,
+        defaults={
+            "func": "reports.tasks.recover_stalled_reports",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+            "cluster": None,
+        },
+        create_defaults={
+            "func": "reports.tasks.recover_stalled_reports",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+            "cluster": None,
+            "next_run": timezone.now(),
+        },
+    )

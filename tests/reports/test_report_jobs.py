@@ -1,0 +1,342 @@
+"""The report job functions (reports.actions, reports.tasks) called directly, in one process."""
+
+import datetime as dt
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.exceptions import TimeoutException
+from django_q.models import Schedule
+
+from monitoring import snapshot
+from reports import actions, generation, tasks
+from reports.heartbeat import Heartbeat
+from reports.models import Report
+from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory
+from tests.reports.conftest import at
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks):
+    """Run queued jobs (sync mode) when the block ends, as a commit would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def stalled(attempts=1, seconds_ago=None, worker="old-host:4242"):
+    beat = timezone.now() - dt.timedelta(seconds=seconds_ago or settings.REPORT_STALL_SECONDS + 5)
+    return Report.objects.create(
+        status="Running", attempts=attempts, worker=worker, heartbeat_at=beat, started_at=beat, progress=0.45
+    )
+
+
+# --- Triggering and running ----------------------------------------------------------------
+
+
+def test_trigger_creates_a_pending_report_and_queues_it_on_commit(worked_examples, run_on_commit):
+    with run_on_commit():
+        report = actions.do_trigger_report(as_of=at("2023-01-25 12:00"), method="nearest")
+        assert Report.objects.get(pk=report.pk).status == "Pending"
+    report.refresh_from_db()
+    assert (report.status, report.method, report.as_of) == ("Complete", "nearest", at("2023-01-25 12:00"))
+    assert len(report.task_id) == 32 and report.queued_at is not None
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"method": "mean"}, "Unknown method 'mean'"), ({"as_of": dt.datetime(2023, 1, 25)}, "timezone-aware")],
+)
+def test_trigger_refuses_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        actions.do_trigger_report(**kwargs)
+
+
+def test_a_second_delivery_of_the_task_does_nothing(worked_examples):
+    report = Report.objects.create()
+    assert actions.do_run_report(report.pk) == "Complete"
+    finished = Report.objects.get(pk=report.pk)
+    assert actions.do_run_report(report.pk) is None
+    again = Report.objects.get(pk=report.pk)
+    assert (again.attempts, again.finished_at, again.csv_file.name) == (1, finished.finished_at, finished.csv_file.name)
+
+
+def test_the_run_records_its_worker_and_start(worked_examples):
+    report = Report.objects.create()
+    actions.do_run_report(report.pk)
+    report.refresh_from_db()
+    assert report.worker == actions.worker_identity() and report.started_at <= report.finished_at
+    assert report.heartbeat_at is not None and report.duration >= dt.timedelta(0)
+
+
+def test_progress_is_saved_at_each_stage(worked_examples, monkeypatch):
+    seen = []
+    real = generation.compute_report
+
+    def watched(**kwargs):
+        def progress(fraction, stage):
+            kwargs_progress(fraction, stage)
+            seen.append((stage, Report.objects.get(pk=report.pk).progress))
+
+        kwargs_progress = kwargs.pop("progress")
+        return real(progress=progress, **kwargs)
+
+    monkeypatch.setattr("reports.generation.compute_report", watched)
+    report = Report.objects.create()
+    actions.do_run_report(report.pk)
+    stages = [stage for stage, _ in seen]
+    assert stages[:2] == ["reading the feeds", "computing uptime"] and "summing windows" in stages
+    progress = [fraction for _, fraction in seen]
+    assert progress == sorted(progress) and progress[1] == pytest.approx(0.45)
+    assert Report.objects.get(pk=report.pk).progress == 1.0
+
+
+def test_progress_writes_within_one_stage_are_throttled(worked_examples, monkeypatch):
+    writes = []
+
+    def chatty(progress, **kwargs):
+        for step in range(100):
+            progress(step / 100, "one long stage")
+            writes.append(Report.objects.get(pk=report.pk).progress)
+        raise generation.NoPollsError("stop here")
+
+    monkeypatch.setattr("reports.generation.compute_report", chatty)
+    report = Report.objects.create()
+    actions.do_run_report(report.pk)
+    assert set(writes) == {0.0}  # the first write only: the others came within a second
+
+
+def test_a_timeout_fails_the_report_and_reaches_the_worker(worked_examples, monkeypatch):
+    def slow(**kwargs):
+        raise TimeoutException("Task exceeded maximum timeout value (600 seconds)")
+
+    monkeypatch.setattr("reports.generation.compute_report", slow)
+    report = Report.objects.create()
+    with pytest.raises(TimeoutException):
+        actions.do_run_report(report.pk)
+    report.refresh_from_db()
+    assert report.status == "Failed"
+    assert report.error == (
+        f"The report ran longer than the {settings.REPORT_TIMEOUT_SECONDS}-second limit "
+        "(REPORT_TIMEOUT_SECONDS) and was stopped."
+    )
+
+
+def test_an_unreachable_queue_fails_the_report(monkeypatch, run_on_commit):
+    def down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("reports.actions.async_task", down)
+    with run_on_commit():
+        report = actions.do_trigger_report()
+    report.refresh_from_db()
+    assert report.status == "Failed"
+    assert report.error.startswith("The job queue could not be reached (ConnectionError: Error 111")
+
+
+def test_a_run_that_lost_its_report_stops_at_its_next_progress_write(worked_examples, monkeypatch):
+    def recovered_meanwhile(progress, **kwargs):
+        progress(0.0, "reading the feeds")
+        Report.objects.filter(pk=report.pk).update(status="Pending", attempts=1)
+        Report.objects.filter(pk=report.pk).update(status="Running", attempts=2)  # another run claimed it
+        progress(0.45, "computing uptime")
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr("reports.generation.compute_report", recovered_meanwhile)
+    report = Report.objects.create()
+    assert actions.do_run_report(report.pk) is None
+    report.refresh_from_db()
+    assert (report.status, report.attempts, report.progress, report.error) == ("Running", 2, 0.0, "")
+
+
+def test_a_run_that_lost_its_report_at_the_end_discards_its_csv(worked_examples, monkeypatch, media_root):
+    real = generation.compute_report
+
+    def recovered_at_the_end(**kwargs):
+        data = real(**kwargs)
+        Report.objects.filter(pk=report.pk).update(attempts=2)
+        return data
+
+    monkeypatch.setattr("reports.generation.compute_report", recovered_at_the_end)
+    report = Report.objects.create()
+    assert actions.do_run_report(report.pk) is None
+    report.refresh_from_db()
+    assert report.status == "Running" and not report.csv_file
+    assert not list(media_root.rglob("*.csv"))
+
+
+def test_the_heartbeat_beats_until_stopped_and_stops_when_the_report_is_lost():
+    beats = []
+    with Heartbeat(lambda: beats.append(1) or True, interval=0.01):
+        while len(beats) < 3:
+            time.sleep(0.01)
+    count = len(beats)
+    time.sleep(0.05)
+    assert len(beats) == count
+    with Heartbeat(lambda: False, interval=0.01) as lost:
+        while not lost.lost:
+            time.sleep(0.01)
+
+
+# --- Recovery ------------------------------------------------------------------------------
+
+
+def test_a_stalled_report_is_queued_again_and_completes(worked_examples, run_on_commit):
+    report = stalled(attempts=1)
+    with run_on_commit():
+        recovery = actions.recover_stalled_reports()
+    assert recovery.requeued == [report.report_id] and not recovery.failed
+    report.refresh_from_db()
+    assert (report.status, report.attempts, report.error) == ("Complete", 2, "")
+
+
+def test_a_report_stalled_on_its_last_attempt_fails_with_the_reason():
+    report = stalled(attempts=settings.REPORT_MAX_ATTEMPTS)
+    recovery = actions.recover_stalled_reports()
+    assert recovery.failed == [report.report_id]
+    report.refresh_from_db()
+    assert report.status == "Failed" and report.finished_at is not None
+    assert report.error.startswith(
+        f"The worker running this report (old-host:4242) stopped responding: its last heartbeat was at "
+        f"{report.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    assert f"Gave up after {settings.REPORT_MAX_ATTEMPTS} attempt(s)" in report.error
+
+
+def test_a_running_report_with_a_recent_heartbeat_is_left_alone():
+    report = stalled(seconds_ago=settings.REPORT_STALL_SECONDS - 30)
+    assert actions.recover_stalled_reports().describe() == (
+        "0 stalled report(s) re-queued, 0 failed, 0 pending report(s) queued again"
+    )
+    assert Report.objects.get(pk=report.pk).status == "Running"
+
+
+def test_a_report_pending_longer_than_the_retry_time_is_queued_again(worked_examples, run_on_commit):
+    long_ago = timezone.now() - dt.timedelta(seconds=settings.Q_CLUSTER["retry"] + 1)
+    lost = Report.objects.create(queued_at=long_ago)
+    waiting = Report.objects.create(queued_at=timezone.now())
+    with run_on_commit():
+        recovery = actions.recover_stalled_reports()
+    assert recovery.resent == [lost.report_id]
+    assert Report.objects.get(pk=lost.pk).status == "Complete"
+    assert Report.objects.get(pk=waiting.pk).status == "Pending"
+
+
+def test_a_starting_worker_looks_for_stalled_reports(monkeypatch):
+    report = stalled(attempts=settings.REPORT_MAX_ATTEMPTS)
+    monkeypatch.setattr(Conf, "SYNC", False)
+    tasks.recover_on_worker_start(sender="django_q", proc_name="Process-1")
+    assert Report.objects.get(pk=report.pk).status == "Failed"
+
+
+def test_sync_mode_does_not_recover_at_every_task():
+    report = stalled(attempts=settings.REPORT_MAX_ATTEMPTS)
+    tasks.recover_on_worker_start(sender="django_q", proc_name="MainProcess")
+    assert Report.objects.get(pk=report.pk).status == "Running"
+
+
+def test_migrate_keeps_one_recovery_schedule_every_minute():
+    tasks.ensure_recovery_schedule()
+    Schedule.objects.filter(name=tasks.RECOVERY_SCHEDULE).update(minutes=60)
+    tasks.ensure_recovery_schedule()
+    (schedule,) = Schedule.objects.filter(name=tasks.RECOVERY_SCHEDULE)
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        "reports.tasks.recover_stalled_reports", Schedule.MINUTES, 1, -1
+    )
+
+
+def test_the_scheduled_recovery_task_describes_what_it_did():
+    stalled(attempts=settings.REPORT_MAX_ATTEMPTS)
+    assert tasks.recover_stalled_reports() == "0 stalled report(s) re-queued, 1 failed, 0 pending report(s) queued again"
+
+
+# --- Settings ------------------------------------------------------------------------------
+
+
+def q_cluster_for(**env):
+    """Q_CLUSTER as storemonitor.settings builds it from this environment (fresh process)."""
+    code = "import json, storemonitor.settings as s; print(json.dumps(s.Q_CLUSTER))"
+    clean = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REPORT_TIMEOUT_SECONDS", "Q_WORKERS")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, cwd=settings.BASE_DIR, capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout)
+
+
+def test_the_queue_settings_never_run_a_report_twice():
+    default = q_cluster_for()
+    assert default["orm"] == "default" and "redis" not in default
+    assert default["timeout"] < default["retry"]
+    assert (default["max_attempts"], default["ack_failures"], default["catch_up"]) == (1, True, False)
+    tuned = q_cluster_for(REDIS_URL="redis://127.0.0.1:6379/3", REPORT_TIMEOUT_SECONDS="30", Q_WORKERS="4")
+    assert tuned["redis"] == "redis://127.0.0.1:6379/3" and "orm" not in tuned
+    assert (tuned["timeout"], tuned["retry"], tuned["workers"]) == (30, 150, 4)
+
+
+def test_the_test_settings_run_jobs_synchronously():
+    assert Conf.SYNC is True
+
+
+# --- Consistency under a concurrent load ---------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_load_during_a_report_never_mixes_old_and_new_data(monkeypatch):
+    """While a report reads its snapshot, another connection commits new polls and hours.
+
+    PostgreSQL: the writer commits mid-read and the report ignores it (REPEATABLE READ).
+    SQLite: the writer waits for the report's read transaction. Either way, the report equals
+    the database before the load, and a report afterwards equals the database after it.
+    """
+    store = StoreFactory(store_id="s")
+    for hour in range(0, 12):
+        StatusPollFactory(store=store, timestamp_utc=at(f"2023-01-25 {hour:02d}:00"), status="active")
+    BusinessHoursFactory(store=store, day_of_week=2, start_time_local=dt.time(0), end_time_local=dt.time(23, 59))
+    before = generation.compute_report()
+
+    def load():
+        try:
+            with transaction.atomic():
+                StatusPollFactory(store=store, timestamp_utc=at("2023-01-25 12:30"), status="inactive")
+                StatusPollFactory(store=StoreFactory(store_id="t"), timestamp_utc=at("2023-01-25 12:00"))
+                store.business_hours.all().delete()
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=load)
+    real_read_polls = snapshot._read_polls
+
+    def read_polls_while_loading(queryset):
+        if writer.ident is None:
+            writer.start()
+            writer.join(timeout=2)  # PostgreSQL: committed by now; SQLite: waiting for our lock
+        return real_read_polls(queryset)
+
+    monkeypatch.setattr("monitoring.snapshot._read_polls", read_polls_while_loading)
+    report = Report.objects.create()
+    assert actions.do_run_report(report.pk) == "Complete"
+    writer.join(timeout=60)
+    assert not writer.is_alive()
+    monkeypatch.undo()
+    after = generation.compute_report()
+
+    report.refresh_from_db()
+    stored = report.csv_file.read().decode()
+    assert report.as_of == before.as_of == at("2023-01-25 11:00") != after.as_of
+    assert stored == csv_of(before) != csv_of(after)
+    assert report.store_count == 1 and after.store_count == 2
+
+
+def csv_of(data):
+    text = io.StringIO()
+    generation.write_report_csv(data.figures, text)
+    return text.getvalue()

@@ -1,0 +1,184 @@
+"""End to end: a live server, real ``manage.py qcluster`` processes, reports over HTTP.
+
+The workers use the service's broker (ORM on SQLite, Redis when REDIS_URL is set) on pytest's
+test database (``tests/reports/worker_settings.py``). Timeouts are generous: the machine may
+be busy, and nothing here depends on tight timing.
+"""
+
+import datetime as dt
+import io
+import json
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+from django_q.conf import Conf
+
+from reports.models import Report
+from tests.reports.workers import BASE_DIR, Worker, http, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+STALL_SECONDS = 3
+
+
+@pytest.fixture
+def start_worker(live_server, monkeypatch, tmp_path, media_root):
+    """Start qclusters on a private queue; this process queues onto it (sync mode off)."""
+    queue = f"e2e-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", queue)
+    base_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.reports.worker_settings",
+        "PYTHONPATH": str(BASE_DIR),
+        "E2E_DATABASE_NAME": str(connection.settings_dict["NAME"]),
+        "E2E_CLUSTER_NAME": queue,
+        "MEDIA_ROOT": str(media_root),
+    }
+    workers = []
+
+    def start(**env) -> Worker:
+        worker = Worker(tmp_path / f"worker-{len(workers)}.log", {**base_env, **env})
+        workers.append(worker)
+        return worker
+
+    start.logs = lambda: "\n".join(f"--- {w.log_path.name}\n{w.log_tail()}" for w in workers)
+    yield start
+    for worker in workers:
+        worker.stop()
+    if settings.REDIS_URL:
+        import redis
+
+        redis.from_url(settings.REDIS_URL).delete(f"django_q:{queue}:q")
+
+
+def trigger(live_server, body=None):
+    status, headers, content = http("POST", f"{live_server.url}/trigger_report", body)
+    assert status == 202, content
+    return json.loads(content)["report_id"], headers["Location"]
+
+
+def poll(location):
+    status, _, content = http("GET", f"{location}&format=json")
+    assert status == 200, content
+    return json.loads(content)
+
+
+def command_csv(*args):
+    out = io.StringIO()
+    call_command("generate_report", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def report(report_id) -> Report:
+    return Report.objects.get(report_id=report_id)
+
+
+def test_a_report_triggered_over_http_completes_in_a_real_worker(live_server, start_worker, worked_examples):
+    start_worker()
+    report_id, location = trigger(live_server, {"as_of": "2023-01-25T12:00:00Z"})
+    seen = set()
+
+    def complete():
+        answer = poll(location)
+        seen.add(answer["status"])
+        assert answer["status"] in ("Pending", "Running", "Complete"), answer
+        return answer if answer["status"] == "Complete" else None
+
+    answer = wait_for(complete, 120, "the report to complete", on_timeout=start_worker.logs)
+    assert answer["store_count"] == 2 and answer["as_of"] == "2023-01-25T12:00:00Z"
+    status, headers, content = http("GET", location)
+    assert status == 200 and headers["Content-Type"] == "text/csv" and headers["X-Report-Status"] == "Complete"
+    assert content.decode() == command_csv("--as-of", "2023-01-25T12:00:00Z")
+    status, _, content = http("GET", answer["download_url"])
+    assert status == 200 and content.decode() == command_csv("--as-of", "2023-01-25T12:00:00Z")
+    assert report(report_id).worker.rsplit(":", 1)[1] != str(os.getpid())  # another process ran it
+
+
+def test_twenty_reports_triggered_at_once_all_complete(live_server, start_worker, worked_examples):
+    start_worker()
+    bodies = [
+        None if i % 4 == 0 else {"as_of": f"2023-01-25T{8 + i % 5:02d}:00:00Z", "method": ("nearest", "last_known")[i % 2]}
+        for i in range(20)
+    ]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        triggered = list(pool.map(lambda body: trigger(live_server, body), bodies))
+    ids = [report_id for report_id, _ in triggered]
+    assert len(set(ids)) == 20
+
+    def all_finished():
+        statuses = dict(Report.objects.filter(report_id__in=ids).values_list("report_id", "status"))
+        return all(statuses[i] in ("Complete", "Failed") for i in ids)
+
+    wait_for(all_finished, 300, "20 reports to finish", interval=0.5, on_timeout=start_worker.logs)
+    for (report_id, location), body in zip(triggered, bodies):
+        done = report(report_id)
+        assert (done.status, done.error, done.attempts) == ("Complete", "", 1)
+        args = [] if body is None else ["--as-of", body["as_of"], "--method", body["method"]]
+        assert http("GET", location)[2].decode() == command_csv(*args)
+
+
+def running_with_a_heartbeat(report_id, attempt):
+    current = report(report_id)
+    return current.status == "Running" and current.attempts == attempt and current.heartbeat_at is not None
+
+
+def stale(report_id):
+    """The report's heartbeat is older than the stall threshold (its worker is dead)."""
+    current = report(report_id)
+    return current.heartbeat_at < timezone.now() - dt.timedelta(seconds=STALL_SECONDS + 0.5)
+
+
+def test_a_report_whose_worker_is_killed_is_requeued_and_completes(live_server, start_worker, worked_examples):
+    slow = {"E2E_SLOW_REPORT_SECONDS": "4", "E2E_STALL_SECONDS": str(STALL_SECONDS), "E2E_MAX_ATTEMPTS": "2"}
+    first = start_worker(**slow)
+    report_id, location = trigger(live_server, {"as_of": "2023-01-25T12:00:00Z"})
+    wait_for(lambda: running_with_a_heartbeat(report_id, 1), 120, "the first run", on_timeout=start_worker.logs)
+    first_worker = report(report_id).worker
+    first.kill()
+
+    wait_for(lambda: stale(report_id), 60, "the heartbeat to go stale")
+    assert report(report_id).status == "Running"  # nothing noticed yet: no worker is alive
+    start_worker(**slow)
+    done = wait_for(
+        lambda: report(report_id) if report(report_id).status in ("Complete", "Failed") else None,
+        120,
+        "the re-queued report",
+        on_timeout=start_worker.logs,
+    )
+    assert (done.status, done.attempts, done.error) == ("Complete", 2, "")
+    assert done.worker != first_worker
+    assert http("GET", location)[2].decode() == command_csv("--as-of", "2023-01-25T12:00:00Z")
+
+
+def test_a_report_whose_workers_are_killed_twice_ends_failed_with_the_reason(
+    live_server, start_worker, worked_examples
+):
+    slow = {"E2E_SLOW_REPORT_SECONDS": "30", "E2E_STALL_SECONDS": str(STALL_SECONDS), "E2E_MAX_ATTEMPTS": "2"}
+    worker = start_worker(**slow)
+    report_id, location = trigger(live_server)
+    for attempt in (1, 2):
+        wait_for(
+            lambda: running_with_a_heartbeat(report_id, attempt), 120, f"run {attempt}", on_timeout=start_worker.logs
+        )
+        killed_worker = report(report_id).worker
+        worker.kill()
+        wait_for(lambda: stale(report_id), 60, "the heartbeat to go stale")
+        worker = start_worker(**slow)
+
+    failed = wait_for(
+        lambda: report(report_id) if report(report_id).status != "Running" else None,
+        120,
+        "the report to be given up",
+        on_timeout=start_worker.logs,
+    )
+    assert (failed.status, failed.attempts) == ("Failed", 2)
+    assert failed.error.startswith(f"The worker running this report ({killed_worker}) stopped responding")
+    answer = poll(location)
+    assert answer["status"] == "Failed" and answer["error"] == failed.error
