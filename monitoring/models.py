@@ -44,7 +44,8 @@ class StatusPoll(models.Model):
         ACTIVE = "active", "active"
         INACTIVE = "inactive", "inactive"
 
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="polls")
+    # No separate index on store: the unique (store, timestamp_utc) index serves store lookups.
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="polls", db_index=False)
     timestamp_utc = models.DateTimeField()
     status = models.CharField(max_length=8, choices=Status.choices)
 
