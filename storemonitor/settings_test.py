@@ -9,8 +9,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file (not :memory:), so a worker process started by an end-to-end test sees the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_storemonitor.sqlite3")}
-else:
-    DATABASES["default"]["TEST"] = {"NAME": "test_storemonitor"}
 
 # Jobs run inside the call that queues them. django-q2 reads this once, when it is imported:
 # override_settings cannot switch it (the end-to-end tests start real workers instead).
