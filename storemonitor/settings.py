@@ -111,6 +111,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # --- Static and media files ----------------------------------------------------------------
 
 STATIC_URL = "static/"
+# The pages' own CSS and JavaScript (static/storemonitor/), next to what the apps ship.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns at every start if it is missing
 MEDIA_URL = "media/"

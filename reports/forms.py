@@ -1,0 +1,41 @@
+"""The report parameters (as_of, method) as typed in the pages and the admin."""
+
+import datetime as dt
+
+from django import forms
+
+from reports.models import Report
+
+
+class AsOfField(forms.CharField):
+    """ISO 8601 time, UTC when it has no offset; also the feeds' ``2023-01-25 18:13:22 UTC``."""
+
+    def to_python(self, value):
+        text = super().to_python(value).strip()
+        if not text:
+            return None
+        cleaned = text.removesuffix(" UTC").replace("Z", "+00:00")
+        try:
+            moment = dt.datetime.fromisoformat(cleaned)
+        except ValueError:
+            raise forms.ValidationError(
+                "“%(value)s” is not a time: write it like 2023-01-25T18:13:22Z (UTC when no offset is given).",
+                params={"value": text},
+            ) from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+class ReportParametersForm(forms.Form):
+    as_of = AsOfField(
+        required=False,
+        label="As of (UTC)",
+        help_text="Default: the newest poll.",
+        widget=forms.TextInput(attrs={"placeholder": "newest poll", "autocomplete": "off"}),
+    )
+    method = forms.ChoiceField(choices=Report.Method.choices, required=False, initial=Report.Method.LAST_KNOWN)
+
+    def clean_method(self) -> str:
+        return self.cleaned_data["method"] or Report.Method.LAST_KNOWN
+
+    def errors_as_sentence(self) -> str:
+        return " ".join(f"{self.fields[name].label or name}: {' '.join(errors)}" for name, errors in self.errors.items())

@@ -1,0 +1,208 @@
+"""A store's last week as drawing geometry: one row per local day, in exact microseconds.
+
+Pure (numpy and the calculator's zone conversion, no Django), so it is tested on its own. The
+spans drawn are the calculator's own sessions and status segments cut to the week window
+``[as_of - 7 days, as_of)``, so their lengths add up to the report's week figures exactly.
+
+The x axis of every row is real time elapsed since the row's local midnight, at the same scale
+in every row: a daylight-saving day of 23 hours ends an hour short of 24:00, one of 25 hours
+runs an hour past it (the axis then extends to 25:00), and each row carries its own local hour
+marks, so the jump of the clock shows where it happens.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from reports.uptime.inputs import MICROSECONDS_PER_DAY, MICROSECONDS_PER_SECOND
+from reports.uptime.zones import local_to_utc, utc_offset_changes
+
+HOUR_US = 3600 * MICROSECONDS_PER_SECOND
+WEEK_US = 7 * MICROSECONDS_PER_DAY
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH_DATE = _EPOCH.date()
+
+
+@dataclass(frozen=True)
+class Span:
+    """``[start_us, end_us)`` in UTC microseconds; ``offset_us`` is its start from local midnight.
+
+    ``active`` is the extrapolated status for a status segment, None for a business session.
+    """
+
+    start_us: int
+    end_us: int
+    offset_us: int
+    active: Optional[bool] = None
+
+    @property
+    def duration_us(self) -> int:
+        return self.end_us - self.start_us
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A poll (``active`` is its status) or a local hour mark (``hour`` is the wall-clock hour)."""
+
+    time_us: int
+    offset_us: int
+    active: Optional[bool] = None
+    hour: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class DayRow:
+    """One local date from local midnight to the next; only ``[visible_start_us, visible_end_us)``
+    lies in the week window."""
+
+    date: dt.date
+    start_us: int
+    end_us: int
+    visible_start_us: int
+    visible_end_us: int
+    sessions: list[Span] = field(default_factory=list)
+    segments: list[Span] = field(default_factory=list)
+    polls: list[Tick] = field(default_factory=list)
+    hour_marks: list[Tick] = field(default_factory=list)
+    clock_changes: list[Tick] = field(default_factory=list)
+
+    @property
+    def length_us(self) -> int:
+        return self.end_us - self.start_us
+
+    @property
+    def hours(self) -> float:
+        """Length of the local day in hours: 24, or 23/25 on a daylight-saving change."""
+        return self.length_us / HOUR_US
+
+
+@dataclass(frozen=True)
+class WeekTimeline:
+    zone: str
+    as_of_us: int
+    start_us: int
+    days: list[DayRow]
+
+    @property
+    def axis_us(self) -> int:
+        """Length the x axis spans: a normal day, or the longest day of the week if longer."""
+        return max([MICROSECONDS_PER_DAY] + [day.length_us for day in self.days])
+
+    def status_us(self, active: bool) -> int:
+        """Total length of the drawn segments with this status (equals the week figure)."""
+        return sum(s.duration_us for day in self.days for s in day.segments if s.active is active)
+
+    def business_us(self) -> int:
+        return sum(s.duration_us for day in self.days for s in day.sessions)
+
+
+def week_timeline(
+    zone: str,
+    as_of_us: int,
+    sessions: tuple[np.ndarray, np.ndarray],
+    segments: tuple[np.ndarray, np.ndarray, np.ndarray],
+    polls: tuple[np.ndarray, np.ndarray],
+    length_us: int = WEEK_US,
+) -> WeekTimeline:
+    """The window ``[as_of - length, as_of)`` of one store, split into its local days.
+
+    ``sessions`` is (start, end), ``segments`` (start, end, active) and ``polls`` (time, active),
+    all of that one store in UTC microseconds. Polls at ``as_of`` itself are kept (the report
+    reads polls up to and including it).
+    """
+    start_us = as_of_us - length_us
+    boundaries = local_midnights(zone, start_us, as_of_us)
+    session_start, session_end = (np.asarray(a, dtype=np.int64) for a in sessions)
+    segment_start, segment_end = (np.asarray(a, dtype=np.int64) for a in segments[:2])
+    segment_active = np.asarray(segments[2], dtype=bool)
+    poll_time = np.asarray(polls[0], dtype=np.int64)
+    poll_active = np.asarray(polls[1], dtype=bool)
+
+    days = []
+    for (date, day_start), (_, day_end) in zip(boundaries[:-1], boundaries[1:]):
+        low, high = max(day_start, start_us), min(day_end, as_of_us)
+        last_row = day_end >= as_of_us
+        in_row = (poll_time >= low) & ((poll_time < high) | (last_row & (poll_time == as_of_us)))
+        days.append(
+            DayRow(
+                date=date,
+                start_us=day_start,
+                end_us=day_end,
+                visible_start_us=low,
+                visible_end_us=high,
+                sessions=_cut(session_start, session_end, None, low, high, day_start),
+                segments=_cut(segment_start, segment_end, segment_active, low, high, day_start),
+                polls=[
+                    Tick(time_us=t, offset_us=t - day_start, active=a)
+                    for t, a in zip(poll_time[in_row].tolist(), poll_active[in_row].tolist())
+                ],
+                hour_marks=_hour_marks(zone, day_start, day_end),
+                clock_changes=_clock_changes(zone, day_start, day_end),
+            )
+        )
+    return WeekTimeline(zone=zone, as_of_us=as_of_us, start_us=start_us, days=days)
+
+
+def local_midnights(zone: str, start_us: int, end_us: int) -> list[tuple[dt.date, int]]:
+    """(local date, UTC µs of its midnight) for every local date meeting ``[start, end)``, plus
+    the midnight that ends the last one. Midnights are read like the calculator reads business
+    hours (zoneinfo, fold=0), so the rows tile time without gaps or overlaps."""
+    tz = ZoneInfo(zone)
+    first = _local_date(start_us, tz)
+    last = _local_date(end_us - 1, tz)
+    dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 2)]
+    local_us = np.array([(d - _EPOCH_DATE).days * MICROSECONDS_PER_DAY for d in dates], dtype=np.int64)
+    return list(zip(dates, local_to_utc(local_us, zone).tolist()))
+
+
+def _local_date(moment_us: int, tz: ZoneInfo) -> dt.date:
+    return (_EPOCH + dt.timedelta(microseconds=int(moment_us))).astimezone(tz).date()
+
+
+def _cut(start, end, active, low, high, day_start) -> list[Span]:
+    """The spans overlapping ``[low, high)``, cut to it, in time order."""
+    chosen = np.flatnonzero((end > low) & (start < high))
+    cut_start = np.maximum(start[chosen], low).tolist()
+    cut_end = np.minimum(end[chosen], high).tolist()
+    statuses = active[chosen].tolist() if active is not None else [None] * len(chosen)
+    spans = [
+        Span(start_us=s, end_us=e, offset_us=s - day_start, active=a)
+        for s, e, a in zip(cut_start, cut_end, statuses)
+    ]
+    return sorted(spans, key=lambda span: span.start_us)
+
+
+def _hour_marks(zone: str, day_start: int, day_end: int) -> list[Tick]:
+    """Every instant in ``[day_start, day_end)`` where the local clock shows a full hour."""
+    marks = []
+    for low, high, offset_us in _offset_pieces(zone, day_start, day_end):
+        local = low + offset_us
+        moment = -(-local // HOUR_US) * HOUR_US - offset_us  # first full local hour >= low
+        while moment < high:
+            hour = ((moment + offset_us) // HOUR_US) % 24
+            marks.append(Tick(time_us=moment, offset_us=moment - day_start, hour=hour))
+            moment += HOUR_US
+    return marks
+
+
+def _clock_changes(zone: str, day_start: int, day_end: int) -> list[Tick]:
+    """Instants inside the day where the UTC offset changes (daylight saving)."""
+    pieces = _offset_pieces(zone, day_start, day_end)
+    return [Tick(time_us=low, offset_us=low - day_start) for low, _, _ in pieces[1:]]
+
+
+def _offset_pieces(zone: str, start_us: int, end_us: int) -> list[tuple[int, int, int]]:
+    """``[low, high)`` pieces of ``[start, end)`` with one UTC offset each (µs)."""
+    transitions, offsets = utc_offset_changes(zone, start_us, end_us)
+    cuts = [t * MICROSECONDS_PER_SECOND for t in transitions]
+    pieces = []
+    edges = [None] + cuts + [None]
+    for k, offset in enumerate(offsets):
+        low = max(start_us, edges[k]) if edges[k] is not None else start_us
+        high = min(end_us, edges[k + 1]) if edges[k + 1] is not None else end_us
+        if high > low:
+            pieces.append((low, high, offset * MICROSECONDS_PER_SECOND))
+    return pieces
