@@ -25,6 +25,8 @@ def json_exception_handler(exc, context):
         view = context.get("view")
         allowed = ", ".join(view.allowed_methods) if view is not None else ""
         response.data = {"error": f"{exc.detail} Allowed: {allowed}."}
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        response.data = {"error": f"{exc.detail} Send JSON, with Content-Type: application/json."}
     else:
         detail = response.data.get("detail", response.data) if isinstance(response.data, dict) else response.data
         response.data = {"error": str(detail)}

@@ -102,9 +102,12 @@ def test_a_body_that_is_not_json_is_a_400(client):
 
 
 def test_a_form_body_is_a_415_asking_for_json(client):
-    response = client.post("/trigger_report", {"method": "nearest"})
+    response = client.post("/trigger_report", "method=nearest", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 415
-    assert "Unsupported media type" in response.json()["error"]
+    assert response.json() == {
+        "error": 'Unsupported media type "application/x-www-form-urlencoded" in request. '
+        "Send JSON, with Content-Type: application/json."
+    }
 
 
 def test_get_on_trigger_report_is_a_405_in_json(client):
