@@ -6,7 +6,7 @@ table: ``show_full_result_count`` is off and its paginator uses the planner's es
 """
 
 from django.contrib import admin
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -55,7 +55,7 @@ class TimezoneInline(admin.StackedInline):
     model = Timezone
     max_num = 1
     extra = 0
-    verbose_name_plural = f"time zone (none: {DEFAULT_ZONE_LABEL})"
+    verbose_name = verbose_name_plural = f"time zone (none: {DEFAULT_ZONE_LABEL})"
 
 
 class BusinessHoursInline(admin.TabularInline):
@@ -100,7 +100,8 @@ class StoreAdmin(admin.ModelAdmin):
     def hours(self, store):
         return summarize_hours((h.day_of_week, h.start_time_local, h.end_time_local) for h in store.business_hours.all())
 
-    @admin.display(description="newest poll (UTC)", ordering="newest_poll_time")
+    # Stores without polls sort as the oldest on every database (NULLs differ otherwise).
+    @admin.display(description="newest poll (UTC)", ordering=F("newest_poll_time").asc(nulls_first=True))
     def newest_poll(self, store):
         moment = store.newest_poll_time
         return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S}"

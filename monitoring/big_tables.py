@@ -5,6 +5,7 @@
 with one index probe per period instead of a DISTINCT over every row (0.3 s for 1.9 M polls).
 """
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.utils import timezone
@@ -33,7 +34,10 @@ class ProbedDatetimesQuerySet(models.QuerySet):
             return super().datetimes(field_name, kind, order, tzinfo)
         zone = tzinfo or timezone.get_current_timezone()
         zone_name = str(zone)
-        inner, params = self.order_by().values_list(field_name).query.sql_with_params()
+        try:
+            inner, params = self.order_by().values_list(field_name).query.sql_with_params()
+        except EmptyResultSet:  # e.g. .none(): no rows, no periods
+            return []
         step = f"1 {kind}"
         direction = "DESC" if order == "DESC" else "ASC"
         # Periods are local (naive) timestamps in the zone, like Django's Trunc with tzinfo.

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 
 from monitoring.models import StatusPoll, Store
@@ -34,7 +35,10 @@ def count_rows(queryset) -> RowCount:
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
         return RowCount(queryset.count(), exact=True)
-    estimate = _planner_rows(queryset, connection)
+    try:
+        estimate = _planner_rows(queryset, connection)
+    except EmptyResultSet:  # e.g. .none()
+        return RowCount(0, exact=True)
     if estimate < EXACT_COUNT_BELOW:
         return RowCount(queryset.count(), exact=True)
     return RowCount(estimate, exact=False)

@@ -4,6 +4,8 @@ Starting a report goes through ``reports.actions.do_trigger_report``, as from th
 dashboard.
 """
 
+import datetime as dt
+
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -21,7 +23,7 @@ class ReportAdmin(admin.ModelAdmin):
         "report_id",
         "status",
         "progress_bar",
-        "as_of",
+        "as_of_utc",
         "method",
         "store_count",
         "duration_text",
@@ -38,7 +40,7 @@ class ReportAdmin(admin.ModelAdmin):
         "report_id",
         "status",
         "progress_bar",
-        "as_of",
+        "as_of_utc",
         "method",
         "store_count",
         "created_at",
@@ -88,6 +90,13 @@ class ReportAdmin(admin.ModelAdmin):
             percent,
             percent,
         )
+
+    @admin.display(description="as of (UTC)", ordering="as_of")
+    def as_of_utc(self, report):
+        # Seconds matter (the default as_of is the newest poll, e.g. 18:13:22.479220).
+        if report.as_of is None:
+            return "newest poll (when it runs)"
+        return f"{report.as_of.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S.%f}".rstrip("0").rstrip(".")
 
     @admin.display(description="duration")
     def duration_text(self, report):

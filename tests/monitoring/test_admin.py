@@ -1,0 +1,218 @@
+"""The admin's store and poll pages: content, filters, search, and a bounded number of queries."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from monitoring import stats
+from monitoring.models import StatusPoll, Store
+from reports.store_week import store_figures
+from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
+
+pytestmark = pytest.mark.django_db
+UTC = dt.timezone.utc
+STORES = "/admin/monitoring/store/"
+POLLS = "/admin/monitoring/statuspoll/"
+# Session, user, COUNT of the page's stores, the page, hours of its stores (one prefetch),
+# and the time zone filter's choices. The polls list: session, user, its oldest and newest
+# poll and its days (date hierarchy), the page with its stores joined, and the total: on
+# PostgreSQL the planner's estimate, plus an exact COUNT only when that estimate is small.
+STORE_LIST_QUERIES = 6
+POLL_LIST_QUERIES = 7
+
+
+def at(text):
+    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def stores():
+    """Three kinds of store: defaults everywhere, zone and hours with a newest poll inactive,
+    and one without polls."""
+    plain = StoreFactory(store_id="100")
+    StatusPollFactory(store=plain, timestamp_utc=at("2023-01-25 10:00"), status="active")
+    hours = StoreFactory(store_id="200")
+    TimezoneFactory(store=hours, timezone_str="America/New_York")
+    for day in range(5):
+        BusinessHoursFactory(store=hours, day_of_week=day, start_time_local=dt.time(9), end_time_local=dt.time(17))
+    StatusPollFactory(store=hours, timestamp_utc=at("2023-01-25 09:00"), status="active")
+    StatusPollFactory(store=hours, timestamp_utc=at("2023-01-25 11:30"), status="inactive")
+    StoreFactory(store_id="300")
+    return plain, hours
+
+
+def add_stores(count, start):
+    for n in range(start, start + count):
+        store = StoreFactory(store_id=f"9{n:05d}")
+        TimezoneFactory(store=store, timezone_str="Asia/Kolkata")
+        BusinessHoursFactory(store=store, day_of_week=n % 7)
+        StatusPollFactory(store=store, timestamp_utc=at("2023-01-24 00:00") + dt.timedelta(minutes=n))
+
+
+def listed_store_ids(response):
+    return re.findall(r'<th class="field-store_id"><a href="[^"]+">([^<]+)</a>', response.content.decode())
+
+
+# --- Stores --------------------------------------------------------------------------------
+
+
+def test_the_store_list_shows_zone_hours_and_the_newest_poll(admin_client, stores):
+    response = admin_client.get(STORES)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert listed_store_ids(response) == ["100", "200", "300"]
+    assert "America/Chicago (default)" in page and "America/New_York" in page
+    assert "24/7" in page and "Mon–Fri 09:00–17:00; closed Sat–Sun" in page
+    assert "2023-01-25 11:30:00" in page and "2023-01-25 10:00:00" in page
+    assert '<td class="field-newest_status">inactive</td>' in page
+    assert '<td class="field-newest_status">no polls</td>' in page
+
+
+def test_the_store_list_runs_the_same_few_queries_for_any_number_of_stores(
+    admin_client, stores, django_assert_max_num_queries
+):
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(STORES)
+    add_stores(60, start=0)
+    with django_assert_max_num_queries(STORE_LIST_QUERIES):
+        response = admin_client.get(STORES)
+    assert len(listed_store_ids(response)) == 63
+    with CaptureQueriesContext(connection) as many:
+        admin_client.get(STORES)
+    assert len(many) == len(few)
+
+
+def test_the_store_list_never_counts_all_stores_beside_the_filtered_ones(admin_client, stores):
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(STORES, {"zone": "default"})
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counts) == 1 and "WHERE" in counts[0].upper()
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ({"zone": "default"}, ["100", "300"]),
+        ({"zone": "America/New_York"}, ["200"]),
+        ({"latest_status": "inactive"}, ["200"]),
+        ({"latest_status": "active"}, ["100"]),
+        ({"latest_status": "none"}, ["300"]),
+        ({"q": "20"}, ["200"]),
+        ({"o": "-4"}, ["200", "100", "300"]),  # newest poll first
+    ],
+)
+def test_stores_filter_by_zone_and_latest_status_and_search_by_id(admin_client, stores, query, expected):
+    response = admin_client.get(STORES, query)
+    assert response.status_code == 200
+    assert listed_store_ids(response) == expected
+
+
+def test_the_zone_filter_lists_the_zones_in_use_and_the_default(admin_client, stores):
+    page = admin_client.get(STORES).content.decode()
+    assert "?zone=America%2FNew_York" in page and "?zone=default" in page
+    assert "?latest_status=inactive" in page and "?latest_status=none" in page
+
+
+def test_the_store_page_shows_hours_and_zone_inline_the_figures_and_a_link_to_its_week(admin_client, stores):
+    _, store = stores
+    response = admin_client.get(f"{STORES}{store.pk}/change/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Business hours (none: open 24/7)" in page and "Time zone (none: America/Chicago (default))" in page
+    assert 'value="America/New_York"' in page and 'value="09:00:00"' in page
+    # Polls at 04:00 and 06:30 New York time, outside the hours: the first one's "active"
+    # covers the five sessions of the week (40 h), one of them in the last day.
+    assert store_figures("200").row == ["200", "0.00", "8.00", "40.00", "0.00", "0.00", "0.00"]
+    assert "<tr><th>last day</th><td>8.00 hours</td><td>0.00 hours</td></tr>" in page
+    assert "<tr><th>last week</th><td>40.00 hours</td><td>0.00 hours</td></tr>" in page
+    assert "As of 2023-01-25 11:30:00 UTC (newest poll)" in page
+    assert 'href="/stores/200/"' in page
+
+
+def test_a_store_without_polls_says_it_is_not_in_the_report(admin_client, stores):
+    store = Store.objects.get(store_id="300")
+    page = admin_client.get(f"{STORES}{store.pk}/change/").content.decode()
+    assert "No polls in the lookback before 2023-01-25 11:30:00 UTC: not in the report." in page
+
+
+def test_the_store_page_works_on_an_empty_database(admin_client):
+    store = StoreFactory(store_id="lonely")
+    page = admin_client.get(f"{STORES}{store.pk}/change/").content.decode()
+    assert "The database holds no polls yet" in page
+
+
+def test_adding_a_store_shows_the_form_without_figures(admin_client):
+    response = admin_client.get(f"{STORES}add/")
+    assert response.status_code == 200
+
+
+# --- Polls ---------------------------------------------------------------------------------
+
+
+def test_the_poll_list_shows_newest_first_with_store_ids(admin_client, stores):
+    response = admin_client.get(POLLS)
+    assert response.status_code == 200
+    page = response.content.decode()
+    rows = re.findall(r'<td class="field-store[^"]*">(?:<a[^>]*>)?([^<]+)', page)
+    assert rows == ["200", "100", "200"]
+    assert 'id="changelist-filter"' in page and "?status__exact=inactive" in page
+    # The date hierarchy starts at the days of the one month the polls fall in.
+    assert "timestamp_utc__day=25" in page
+
+
+def test_the_poll_list_runs_the_same_few_queries_for_any_number_of_polls(
+    admin_client, stores, django_assert_max_num_queries
+):
+    add_stores(60, start=0)
+    with django_assert_max_num_queries(POLL_LIST_QUERIES):
+        response = admin_client.get(POLLS)
+    assert response.status_code == 200
+    with django_assert_max_num_queries(POLL_LIST_QUERIES):
+        admin_client.get(POLLS, {"timestamp_utc__year": 2023, "timestamp_utc__month": 1, "timestamp_utc__day": 24})
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_poll_list_does_not_count_a_big_table(admin_client, stores, monkeypatch):
+    monkeypatch.setattr(stats, "EXACT_COUNT_BELOW", 0)  # every table counts as big
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(POLLS)
+    assert response.status_code == 200
+    polls_sql = [q["sql"].upper() for q in queries.captured_queries if "MONITORING_STATUSPOLL" in q["sql"].upper()]
+    assert polls_sql and not any("COUNT(" in sql for sql in polls_sql)
+    assert not any("SELECT DISTINCT" in sql for sql in polls_sql)
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ({"status__exact": "inactive"}, 1),
+        ({"q": "200"}, 2),
+        ({"q": " 100 "}, 1),
+        ({"q": "20"}, 0),  # exact store ids only
+        ({"q": "nope"}, 0),
+        ({"timestamp_utc__year": 2023, "timestamp_utc__month": 1, "timestamp_utc__day": 25}, 3),
+        ({"timestamp_utc__year": 2023, "timestamp_utc__month": 1, "timestamp_utc__day": 24}, 0),
+    ],
+)
+def test_polls_filter_by_status_and_day_and_search_by_exact_store_id(admin_client, stores, query, expected):
+    response = admin_client.get(POLLS, query)
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == expected
+
+
+def test_the_poll_page_picks_its_store_with_an_autocomplete(admin_client, stores):
+    poll = StatusPoll.objects.order_by("pk").first()
+    page = admin_client.get(f"{POLLS}{poll.pk}/change/").content.decode()
+    assert "admin-autocomplete" in page and "/admin/autocomplete/" in page
+    found = admin_client.get(
+        "/admin/autocomplete/", {"app_label": "monitoring", "model_name": "statuspoll", "field_name": "store", "term": "20"}
+    )
+    assert [item["text"] for item in found.json()["results"]] == ["200"]
+
+
+def test_the_admin_needs_a_staff_login(client, stores):
+    assert client.get(STORES).status_code == 302
+    assert client.get(POLLS).status_code == 302
