@@ -136,8 +136,8 @@ def stale(report_id):
 
 
 def test_a_report_whose_worker_is_killed_is_requeued_and_completes(live_server, start_worker, worked_examples):
-    slow = {"E2E_SLOW_REPORT_SECONDS": "4", "E2E_STALL_SECONDS": str(STALL_SECONDS), "E2E_MAX_ATTEMPTS": "2"}
-    first = start_worker(**slow)
+    recovery = {"E2E_STALL_SECONDS": str(STALL_SECONDS), "E2E_MAX_ATTEMPTS": "2"}
+    first = start_worker(E2E_SLOW_REPORT_SECONDS="60", **recovery)  # killed long before it ends
     report_id, location = trigger(live_server, {"as_of": "2023-01-25T12:00:00Z"})
     wait_for(lambda: running_with_a_heartbeat(report_id, 1), 120, "the first run", on_timeout=start_worker.logs)
     first_worker = report(report_id).worker
@@ -145,7 +145,7 @@ def test_a_report_whose_worker_is_killed_is_requeued_and_completes(live_server, 
 
     wait_for(lambda: stale(report_id), 60, "the heartbeat to go stale")
     assert report(report_id).status == "Running"  # nothing noticed yet: no worker is alive
-    start_worker(**slow)
+    start_worker(E2E_SLOW_REPORT_SECONDS="1", **recovery)
     done = wait_for(
         lambda: report(report_id) if report(report_id).status in ("Complete", "Failed") else None,
         120,
