@@ -313,3 +313,4 @@ def test_the_docs_page_loads_its_assets_from_this_service(client):
     assert any("swagger-ui-bundle.js" in a for a in local)
     for asset in local:
         assert finders.find(asset.removeprefix("/static/")), asset
+    assert '"validatorUrl": null' in html and not re.search(r"https?://", html)
