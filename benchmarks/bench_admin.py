@@ -4,9 +4,9 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/storemonitor_bench_report \\
         .venv/bin/python benchmarks/bench_admin.py
 
-Requests each page in-process with Django's test client as a staff user (created once as
-``bench-admin``), several times, and prints the median wall time, the number of queries and
-the slowest query. Nothing is asserted (the machine is shared and noisy); the tests bound the
+Requests each page in-process with Django's test client as a temporary staff user
+(``bench-admin``, deleted with its session at the end), several times, and prints the median
+wall time, the number of queries and the slowest query. Nothing is asserted (the machine is shared and noisy); the tests bound the
 query counts. Needs a database that `load_csvs` filled, e.g. 14,000 stores and ~1.9 M polls.
 """
 
@@ -29,9 +29,7 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, setup_test_environment
-
-    from monitoring.models import StatusPoll, Store
+    from django.test.utils import setup_test_environment
 
     setup_test_environment()
     settings.ALLOWED_HOSTS = ["testserver"]
@@ -41,6 +39,18 @@ def main() -> None:
     user, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
     client = Client()
     client.force_login(user)
+    try:
+        measure(client, connection, settings, repeat=int(os.environ.get("BENCH_REPEAT", "5")))
+    finally:
+        client.logout()
+        user.delete()
+
+
+def measure(client, connection, settings, repeat: int) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring.models import StatusPoll, Store
+
     store = Store.objects.order_by("store_id").values_list("pk", "store_id").first()
     if store is None:
         sys.exit("The database holds no stores: load feeds with manage.py load_csvs first.")
@@ -68,7 +78,6 @@ def main() -> None:
         ("dashboard", "/"),
         ("store week page", f"/stores/{store[1]}/"),
     ]
-    repeat = int(os.environ.get("BENCH_REPEAT", "5"))
     print(f"{connection.vendor} {settings.DATABASES['default'].get('NAME')}: "
           f"{Store.objects.count():,} stores, ~{_estimate(connection):,} polls; median of {repeat} runs")
     print(f"{'page':34} {'status':>6} {'median':>9} {'max':>9} {'queries':>7}  slowest query")

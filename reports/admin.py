@@ -24,11 +24,11 @@ class ReportAdmin(admin.ModelAdmin):
         "status",
         "progress_bar",
         "as_of_utc",
-        "method",
-        "store_count",
+        "method_name",
+        "stores",
         "duration_text",
-        "created_at",
         "download",
+        "created",
     )
     list_filter = ("status", "method")
     search_fields = ("=report_id",)
@@ -86,7 +86,8 @@ class ReportAdmin(admin.ModelAdmin):
     def progress_bar(self, report):
         percent = round(report.progress * 100)
         return format_html(
-            '<progress max="100" value="{}" style="width:6em;vertical-align:middle"></progress> {}%',
+            '<span style="white-space:nowrap"><progress max="100" value="{}" style="width:5em;'
+            'vertical-align:middle"></progress> {}%</span>',
             percent,
             percent,
         )
@@ -97,6 +98,18 @@ class ReportAdmin(admin.ModelAdmin):
         if report.as_of is None:
             return "newest poll (when it runs)"
         return f"{report.as_of.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S.%f}".rstrip("0").rstrip(".")
+
+    @admin.display(description="method", ordering="method")
+    def method_name(self, report):
+        return report.method
+
+    @admin.display(description="stores", ordering="store_count")
+    def stores(self, report):
+        return "-" if report.store_count is None else report.store_count
+
+    @admin.display(description="created (UTC)", ordering="created_at")
+    def created(self, report):
+        return f"{report.created_at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S}"
 
     @admin.display(description="duration")
     def duration_text(self, report):

@@ -45,12 +45,14 @@ class Span:
 
 @dataclass(frozen=True)
 class Tick:
-    """A poll (``active`` is its status) or a local hour mark (``hour`` is the wall-clock hour)."""
+    """A poll (``active`` is its status), a local hour mark (``hour`` is the wall-clock hour)
+    or a clock change (``shift_minutes``: +60 when the clock jumps forward an hour)."""
 
     time_us: int
     offset_us: int
     active: Optional[bool] = None
     hour: Optional[int] = None
+    shift_minutes: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,10 @@ def _hour_marks(zone: str, day_start: int, day_end: int) -> list[Tick]:
 def _clock_changes(zone: str, day_start: int, day_end: int) -> list[Tick]:
     """Instants inside the day where the UTC offset changes (daylight saving)."""
     pieces = _offset_pieces(zone, day_start, day_end)
-    return [Tick(time_us=low, offset_us=low - day_start) for low, _, _ in pieces[1:]]
+    return [
+        Tick(time_us=low, offset_us=low - day_start, shift_minutes=(offset - before) // 60_000_000)
+        for (_, _, before), (low, _, offset) in zip(pieces, pieces[1:])
+    ]
 
 
 def _offset_pieces(zone: str, start_us: int, end_us: int) -> list[tuple[int, int, int]]:

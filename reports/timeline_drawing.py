@@ -86,7 +86,7 @@ def draw_week(timeline: WeekTimeline) -> Drawing:
                     for m in day.hour_marks
                     if m.hour % 3 == 0 and m.offset_us > 0
                 ],
-                "clock_changes": [{"x": x(c.offset_us)} for c in day.clock_changes],
+                "clock_changes": [_clock_change(c, x, tz) for c in day.clock_changes],
             }
         )
     height = AXIS_HEIGHT + len(timeline.days) * ROW_HEIGHT + 6
@@ -114,6 +114,13 @@ def _span(span: Span, x, width, tz) -> dict:
         "active": span.active,
         "title": f"{what} {start:%H:%M}–{end:%H:%M} ({_duration_text(span.duration_us)})",
     }
+
+
+def _clock_change(change, x, tz) -> dict:
+    """Where the clock jumps, labelled with the wall times on either side, e.g. 02:00→03:00."""
+    after = _local(change.time_us, tz)
+    before = after - dt.timedelta(minutes=change.shift_minutes)
+    return {"x": x(change.offset_us), "label": f"{before:%H:%M}→{after:%H:%M}"}
 
 
 def _hidden_parts(day: DayRow, x, width) -> list[dict]:
