@@ -1,13 +1,14 @@
 """The calculator's entry point: ``compute_uptime`` turns one snapshot into the report figures."""
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Optional
 
 import numpy as np
 
 from reports.uptime.extrapolation import EXTRAPOLATIONS, PollArrays, SegmentArrays, _Keys
 from reports.uptime.inputs import MICROSECONDS_PER_DAY, MICROSECONDS_PER_SECOND, FeedArrays
-from reports.uptime.sessions import SessionArrays, business_sessions
+from reports.uptime.sessions import SessionArrays, WeeklyHours, business_sessions
 
 METHODS = tuple(EXTRAPOLATIONS)
 HOUR_US = 3600 * MICROSECONDS_PER_SECOND
@@ -25,12 +26,15 @@ CSV_COLUMNS = (
 )
 
 ProgressCallback = Callable[[float, str], None]
+# Polls per block of stores computed together (see compute_uptime).
+BLOCK_POLLS = 500_000
 
 
 @dataclass(frozen=True)
 class UptimeFigures:
     """Per reported store (sorted by store_id): uptime, downtime and business time per window,
-    in exact integer microseconds, plus the sessions and status segments they came from."""
+    in exact integer microseconds, plus the sessions and status segments they came from
+    (``sessions`` sorted by store and start; ``segments`` in no particular order)."""
 
     as_of_us: int
     method: str
@@ -39,11 +43,20 @@ class UptimeFigures:
     uptime_us: dict[str, np.ndarray]
     downtime_us: dict[str, np.ndarray]
     business_us: dict[str, np.ndarray]
-    sessions: SessionArrays
-    segments: SegmentArrays
+    session_parts: list[SessionArrays]
+    segment_parts: list[SegmentArrays]
 
     def __len__(self) -> int:
         return len(self.store_ids)
+
+    # Joined on first use only: a full report never needs them, a store's page does.
+    @cached_property
+    def sessions(self) -> SessionArrays:
+        return SessionArrays(*_concatenate(self.session_parts, ("store", "start", "end")))
+
+    @cached_property
+    def segments(self) -> SegmentArrays:
+        return SegmentArrays(*_concatenate(self.segment_parts, ("store", "start", "end", "active")))
 
     def in_report_units(self, window: str, which: str) -> np.ndarray:
         """``which`` is "uptime" or "downtime": minutes for the hour, hours for day and week."""
@@ -68,6 +81,7 @@ def compute_uptime(
     lookback_us: int,
     method: str = "last_known",
     progress: Optional[ProgressCallback] = None,
+    block_polls: int = BLOCK_POLLS,
 ) -> UptimeFigures:
     """Uptime and downtime of every store with a poll in ``[as_of - lookback, as_of]``."""
     if method not in EXTRAPOLATIONS:
@@ -79,27 +93,40 @@ def compute_uptime(
     # Sessions run a day past as_of so a poll at as_of itself can still fall inside one.
     range_end = as_of_us + MICROSECONDS_PER_DAY
     keys = _Keys(lookback_start, range_end, len(feeds.store_ids))
+    n_stores = len(feeds.store_ids)
 
     report(0.0, "selecting polls")
     polls = _polls_in_lookback(feeds, lookback_start, as_of_us, keys)
-    reported = np.unique(polls.store)
+    store_starts = np.flatnonzero(np.r_[True, polls.store[1:] != polls.store[:-1]])[: len(polls.store)]
+    reported = polls.store[store_starts]
+    hours = WeeklyHours.from_feeds(feeds)
 
-    report(0.2, "expanding business hours")
-    sessions = business_sessions(feeds, reported, lookback_start, range_end)
-
-    report(0.5, f"extrapolating ({method})")
-    segments = EXTRAPOLATIONS[method](polls, sessions, keys)
-
-    report(0.8, "summing windows")
-    n_stores = len(feeds.store_ids)
-    uptime, downtime, business = {}, {}, {}
-    for window, length in WINDOWS.items():
-        window_start = as_of_us - length
-        overlap = _overlap(segments.start, segments.end, window_start, as_of_us)
-        uptime[window] = _sum_by_store(segments.store[segments.active], overlap[segments.active], n_stores)
-        downtime[window] = _sum_by_store(segments.store[~segments.active], overlap[~segments.active], n_stores)
-        session_overlap = _overlap(sessions.start, sessions.end, window_start, as_of_us)
-        business[window] = _sum_by_store(sessions.store, session_overlap, n_stores)
+    # Stores are independent: working through blocks of them keeps every temporary array
+    # small enough to stay in fast memory, so time grows linearly with the data.
+    uptime, downtime, business = (
+        {window: np.zeros(n_stores, dtype=np.int64) for window in WINDOWS} for _ in range(3)
+    )
+    session_parts, segment_parts = [], []
+    blocks = _store_blocks(store_starts, len(polls.store), block_polls)
+    for number, (first_store, last_store) in enumerate(blocks):
+        report(0.05 + 0.9 * number / len(blocks), f"computing stores ({method})")
+        stores = reported[first_store:last_store]
+        last_poll = store_starts[last_store] if last_store < len(store_starts) else len(polls.store)
+        block = polls.take(slice(store_starts[first_store], last_poll))
+        sessions = business_sessions(hours, feeds.store_zones, stores, lookback_start, range_end)
+        segments = EXTRAPOLATIONS[method](block, sessions, keys)
+        # Sums over the block's own range of store indices, added into the whole.
+        low, high = int(stores[0]), int(stores[-1]) + 1
+        for window, length in WINDOWS.items():
+            window_start = as_of_us - length
+            overlap = _overlap(segments.start, segments.end, window_start, as_of_us)
+            up, down = segments.active, ~segments.active
+            uptime[window][low:high] += _sum_by_store(segments.store[up] - low, overlap[up], high - low)
+            downtime[window][low:high] += _sum_by_store(segments.store[down] - low, overlap[down], high - low)
+            session_overlap = _overlap(sessions.start, sessions.end, window_start, as_of_us)
+            business[window][low:high] += _sum_by_store(sessions.store - low, session_overlap, high - low)
+        session_parts.append(sessions)
+        segment_parts.append(segments)
 
     # Rule 3: one row per reported store, sorted by store_id.
     order = sorted(reported.tolist(), key=feeds.store_ids.__getitem__)
@@ -113,24 +140,39 @@ def compute_uptime(
         uptime_us={w: v[store_index] for w, v in uptime.items()},
         downtime_us={w: v[store_index] for w, v in downtime.items()},
         business_us={w: v[store_index] for w, v in business.items()},
-        sessions=sessions,
-        segments=segments,
+        session_parts=session_parts,
+        segment_parts=segment_parts,
     )
 
 
+def _store_blocks(store_starts: np.ndarray, n_polls: int, block_polls: int) -> list[tuple[int, int]]:
+    """(first, last) positions in ``store_starts`` of consecutive blocks of whole stores holding
+    about ``block_polls`` polls each."""
+    targets = np.arange(block_polls, n_polls, block_polls)
+    cuts = np.searchsorted(store_starts, targets, side="right") - 1
+    bounds = np.unique(np.concatenate(([0], cuts, [len(store_starts)])))
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
+def _concatenate(parts, fields):
+    return [np.concatenate([getattr(part, field) for part in parts]) if parts else np.zeros(0, np.int64)
+            for field in fields]
+
+
 def _polls_in_lookback(feeds: FeedArrays, start_us: int, end_us: int, keys: _Keys) -> PollArrays:
-    """Polls in ``[start, end]`` sorted by (store, time); a repeated (store, time) counts once."""
+    """Polls in ``[start, end]`` sorted by (store, time); a repeated (store, time) counts once
+    (inactive first)."""
     times = np.asarray(feeds.poll_time_us, dtype=np.int64)
-    chosen = np.flatnonzero((times >= start_us) & (times <= end_us))
-    store = np.asarray(feeds.poll_store, dtype=np.int64)[chosen]
-    time = times[chosen]
-    poll_keys = keys(store, time)
-    order = np.argsort(poll_keys, kind="stable")
-    poll_keys = poll_keys[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = poll_keys[1:] != poll_keys[:-1]
-    order = order[first]
-    return PollArrays(store[order], time[order], np.asarray(feeds.poll_active, dtype=bool)[chosen][order])
+    chosen = (times >= start_us) & (times <= end_us)
+    poll_keys = keys(np.asarray(feeds.poll_store, dtype=np.int64)[chosen], times[chosen])
+    # The status rides in the lowest bit, so a plain value sort (several times faster than an
+    # argsort plus gathers) orders everything at once.
+    packed = np.sort(poll_keys * 2 + np.asarray(feeds.poll_active, dtype=np.int64)[chosen])
+    poll_keys = packed >> 1
+    first = np.r_[True, poll_keys[1:] != poll_keys[:-1]][: len(poll_keys)]
+    packed, poll_keys = packed[first], poll_keys[first]
+    store, time = keys.decode(poll_keys)
+    return PollArrays(store, time, (packed & 1).astype(bool), poll_keys)
 
 
 def _overlap(start, end, window_start, window_end):

@@ -14,16 +14,22 @@ from reports.uptime.sessions import SessionArrays
 
 @dataclass(frozen=True)
 class PollArrays:
-    """Polls sorted by (store, time), without duplicate (store, time) pairs."""
+    """Polls sorted by (store, time), without duplicate (store, time) pairs; ``key`` is their
+    store-major sort key (see ``_Keys``), computed once and carried along."""
 
     store: np.ndarray
     time: np.ndarray
     active: np.ndarray
+    key: np.ndarray
+
+    def take(self, chosen) -> "PollArrays":
+        return PollArrays(self.store[chosen], self.time[chosen], self.active[chosen], self.key[chosen])
 
 
 @dataclass(frozen=True)
 class SegmentArrays:
-    """Status segments ``[start, end)`` in UTC microseconds, each inside one session."""
+    """Status segments ``[start, end)`` in UTC microseconds, each inside one session; they come
+    in no particular order (sums don't need one; sort by store and start to draw them)."""
 
     store: np.ndarray
     start: np.ndarray
@@ -52,25 +58,28 @@ class _Keys:
     def minus_infinity(self, store):
         return store * self.span
 
+    def decode(self, key):
+        """(store, time) back from keys."""
+        store, offset = np.divmod(key, self.span)
+        return store, offset - 1 + self.base
 
-def evidence_polls(polls: PollArrays, sessions: SessionArrays, keys: _Keys):
+
+def evidence_polls(polls: PollArrays, sessions: SessionArrays, session_keys: np.ndarray):
     """The evidence polls and the session each lies in (-1 outside sessions).
 
     Evidence is the polls inside business sessions; a store with none uses all its polls.
     """
-    session = _session_containing(polls.store, polls.time, sessions, keys)
+    session = _session_containing(polls.store, polls.key, polls.time, sessions, session_keys)
     inside = session >= 0
     n_stores = int(max(polls.store.max(initial=-1), sessions.store.max(initial=-1))) + 1
     store_has_inside = np.bincount(polls.store[inside], minlength=n_stores) > 0
-    evidence = inside | ~store_has_inside[polls.store]
-    chosen = PollArrays(polls.store[evidence], polls.time[evidence], polls.active[evidence])
-    return chosen, session[evidence]
+    evidence = np.flatnonzero(inside | ~store_has_inside[polls.store])
+    return polls.take(evidence), session[evidence]
 
 
-def _session_containing(store, time, sessions: SessionArrays, keys: _Keys) -> np.ndarray:
-    """Index of the session holding each (store, instant), or -1."""
-    session_keys = keys(sessions.store, sessions.start)
-    candidate = np.searchsorted(session_keys, keys(store, time), side="right") - 1
+def _session_containing(store, key, time, sessions: SessionArrays, session_keys) -> np.ndarray:
+    """Index of the session holding each (store, instant) with the given keys, or -1."""
+    candidate = np.searchsorted(session_keys, key, side="right") - 1
     safe = np.maximum(candidate, 0)
     inside = (candidate >= 0) & (sessions.store[safe] == store) & (time < sessions.end[safe])
     return np.where(inside, candidate, -1)
@@ -80,7 +89,8 @@ def last_known_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys)
     """Method ``last_known``: a poll's status holds until the next poll or the session's close;
     a session's opening takes its first poll's status; a session without polls takes the latest
     evidence before it (or the earliest after it when there is none before)."""
-    evidence, evidence_session = evidence_polls(polls, sessions, keys)
+    session_keys = keys(sessions.store, sessions.start)
+    evidence, evidence_session = evidence_polls(polls, sessions, session_keys)
 
     # Segments that start at an evidence poll inside a session.
     inside = np.flatnonzero(evidence_session >= 0)
@@ -97,26 +107,25 @@ def last_known_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys)
     unpolled = np.ones(len(sessions), dtype=bool)
     unpolled[session] = False
     unpolled = np.flatnonzero(unpolled)
-    evidence_keys = keys(evidence.store, evidence.time)
-    after = np.searchsorted(evidence_keys, keys(sessions.store[unpolled], sessions.start[unpolled]))
+    after = np.searchsorted(evidence.key, session_keys[unpolled])
     before = np.maximum(after - 1, 0)
     has_before = (after > 0) & (evidence.store[before] == sessions.store[unpolled])
     # Every reported store has evidence, so without one before there is one after.
     carried = np.where(has_before, before, np.minimum(after, len(evidence.store) - 1))
 
-    return _ordered_segments(
+    return SegmentArrays(
         store=np.concatenate((evidence.store[inside], sessions.store[unpolled])),
         start=np.concatenate((polled_start, sessions.start[unpolled])),
         end=np.concatenate((polled_end, sessions.end[unpolled])),
         active=np.concatenate((evidence.active[inside], evidence.active[carried])),
-        keys=keys,
     )
 
 
 def nearest_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys) -> SegmentArrays:
     """Method ``nearest``: every instant takes the status of the nearest evidence poll in time
     (a tie goes to the earlier poll); sessions are cut at the midpoints between polls."""
-    evidence, _ = evidence_polls(polls, sessions, keys)
+    session_keys = keys(sessions.store, sessions.start)
+    evidence, _ = evidence_polls(polls, sessions, session_keys)
     n = len(evidence.store)
     # Poll p governs from the midpoint between p-1 and p on; a store's first poll from -inf.
     continues_store = np.zeros(n, dtype=bool)
@@ -129,12 +138,14 @@ def nearest_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys) ->
 
     # Pieces start at each session's opening and at each midpoint strictly inside a session.
     cut = np.flatnonzero(continues_store)
-    cut_session = _session_containing(evidence.store[cut], midpoint[cut], sessions, keys)
+    cut_session = _session_containing(
+        evidence.store[cut], boundary_keys[cut], midpoint[cut], sessions, session_keys
+    )
     cut_safe = np.maximum(cut_session, 0)
     strictly_inside = (cut_session >= 0) & (midpoint[cut] > sessions.start[cut_safe])
     cut, cut_session = cut[strictly_inside], cut_session[strictly_inside]
 
-    opening_owner = np.searchsorted(boundary_keys, keys(sessions.store, sessions.start), side="right") - 1
+    opening_owner = np.searchsorted(boundary_keys, session_keys, side="right") - 1
     piece_session = np.concatenate((np.arange(len(sessions)), cut_session))
     piece_start = np.concatenate((sessions.start, midpoint[cut]))
     piece_owner = np.concatenate((opening_owner, cut))
@@ -149,11 +160,6 @@ def nearest_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys) ->
         end=piece_end,
         active=evidence.active[piece_owner],
     )
-
-
-def _ordered_segments(store, start, end, active, keys: _Keys) -> SegmentArrays:
-    order = np.argsort(keys(store, start), kind="stable")
-    return SegmentArrays(store[order], start[order], end[order], active[order])
 
 
 EXTRAPOLATIONS = {"last_known": last_known_segments, "nearest": nearest_segments}

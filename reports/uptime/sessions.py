@@ -27,34 +27,41 @@ class SessionArrays:
         return len(self.store)
 
 
+@dataclass(frozen=True)
+class WeeklyHours:
+    """Business hours rows sorted by (store, day, start, end): each store's weekly pattern is
+    one contiguous block, written the same way whatever order the feed listed its rows in."""
+
+    store: np.ndarray
+    rows: np.ndarray  # shape (n, 3): day, local start µs, local end µs
+
+    @classmethod
+    def from_feeds(cls, feeds: FeedArrays) -> "WeeklyHours":
+        order = np.lexsort((feeds.hours_end_us, feeds.hours_start_us, feeds.hours_day, feeds.hours_store))
+        rows = np.column_stack((feeds.hours_day, feeds.hours_start_us, feeds.hours_end_us))
+        return cls(store=np.asarray(feeds.hours_store, dtype=np.int64)[order], rows=rows.astype(np.int64)[order])
+
+    def of_stores(self, stores: np.ndarray) -> "WeeklyHours":
+        """The rows of the given stores (sorted store indices)."""
+        if len(stores) == 0:
+            return WeeklyHours(self.store[:0], self.rows[:0])
+        first = np.searchsorted(self.store, stores[0], side="left")
+        last = np.searchsorted(self.store, stores[-1], side="right")
+        store, rows = self.store[first:last], self.rows[first:last]
+        keep = np.isin(store, stores)
+        return WeeklyHours(store[keep], rows[keep])
+
+
 def business_sessions(
-    feeds: FeedArrays, stores: np.ndarray, range_start_us: int, range_end_us: int
+    hours: WeeklyHours, store_zones: list[str], stores: np.ndarray, range_start_us: int, range_end_us: int
 ) -> SessionArrays:
     """The merged business sessions of ``stores`` (sorted store indices), cut to the range.
 
     A store without hours rows gets one session covering the whole range (open all the time).
     """
     stores = np.asarray(stores, dtype=np.int64)
-    wanted = np.zeros(len(feeds.store_ids), dtype=bool)
-    wanted[stores] = True
-    rows = np.flatnonzero(wanted[feeds.hours_store])
-    row_order = np.lexsort(
-        (
-            feeds.hours_end_us[rows],
-            feeds.hours_start_us[rows],
-            feeds.hours_day[rows],
-            feeds.hours_store[rows],
-        )
-    )
-    rows = rows[row_order]
-    row_store = feeds.hours_store[rows].astype(np.int64)
-    pattern_rows = np.column_stack(
-        (feeds.hours_day[rows], feeds.hours_start_us[rows], feeds.hours_end_us[rows])
-    ).astype(np.int64)
-
-    hours_stores, store_group, group_zones, group_patterns = _group_by_zone_and_pattern(
-        feeds, row_store, pattern_rows
-    )
+    hours = hours.of_stores(stores)
+    hours_stores, store_group, group_zones, group_patterns = _group_by_zone_and_pattern(store_zones, hours)
     group_sessions = _expand_patterns(group_zones, group_patterns, range_start_us, range_end_us)
     with_hours = _copy_to_stores(group_sessions, hours_stores, store_group)
 
@@ -67,8 +74,9 @@ def business_sessions(
     return SessionArrays(store=store[order], start=start[order], end=end[order])
 
 
-def _group_by_zone_and_pattern(feeds, row_store, pattern_rows):
+def _group_by_zone_and_pattern(store_zones: list[str], hours: WeeklyHours):
     """Stores with hours, each one's group, and per group its zone and weekly rows."""
+    row_store, pattern_rows = hours.store, hours.rows
     if len(row_store) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, [], []
@@ -80,7 +88,7 @@ def _group_by_zone_and_pattern(feeds, row_store, pattern_rows):
     group_zones, group_patterns = [], []
     store_group = np.empty(len(hours_stores), dtype=np.int64)
     for i, (first, last) in enumerate(zip(firsts.tolist(), lasts.tolist())):
-        zone = feeds.store_zones[hours_stores[i]]
+        zone = store_zones[hours_stores[i]]
         block = pattern_rows[first:last]
         key = (zone, block.tobytes())
         group = group_of_key.get(key)
@@ -128,7 +136,11 @@ def _expand_patterns(group_zones, group_patterns, range_start_us, range_end_us) 
     interval_zone = zone_of_group[interval_group]
     for zone in set(group_zones):
         mask = interval_zone == zone
-        converted = local_to_utc(np.concatenate((local_start[mask], local_end[mask])), zone)
+        converted = local_to_utc(
+            np.concatenate((local_start[mask], local_end[mask])),
+            zone,
+            span=(first_date * MICROSECONDS_PER_DAY, (last_date + 2) * MICROSECONDS_PER_DAY),
+        )
         utc_start[mask], utc_end[mask] = np.split(converted, 2)
 
     utc_start = np.maximum(utc_start, range_start_us)

@@ -25,7 +25,8 @@ def _offset_seconds(zone: ZoneInfo, utc_seconds: int) -> int:
     return int(dt.datetime.fromtimestamp(utc_seconds, zone).utcoffset().total_seconds())
 
 
-def utc_offset_changes(zone_name: str, start_us: int, end_us: int) -> tuple[list[int], list[int]]:
+@lru_cache(maxsize=1024)
+def utc_offset_changes(zone_name: str, start_us: int, end_us: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The zone's UTC offsets (seconds) between two instants and the instants they change.
 
     Returns ``(transitions, offsets)`` with ``len(offsets) == len(transitions) + 1``: offset
@@ -51,18 +52,21 @@ def utc_offset_changes(zone_name: str, start_us: int, end_us: int) -> tuple[list
             transitions.append(high)
             offsets.append(offset)
         previous_probe = probe
-    return transitions, offsets
+    return tuple(transitions), tuple(offsets)
 
 
-def local_to_utc(local_us: np.ndarray, zone_name: str) -> np.ndarray:
-    """UTC microseconds of local wall times (given as microseconds since 1970-01-01 00:00 local)."""
+def local_to_utc(local_us: np.ndarray, zone_name: str, span: tuple[int, int] | None = None) -> np.ndarray:
+    """UTC microseconds of local wall times (given as microseconds since 1970-01-01 00:00 local).
+
+    ``span`` (local µs) bounds the times when known: callers converting many batches over the
+    same dates pass it, so the zone's offset changes are looked up once.
+    """
     if local_us.size == 0:
         return local_us.copy()
+    low, high = span if span is not None else (int(local_us.min()), int(local_us.max()))
     # Widen by a day: UTC and local differ by at most ~26 hours.
     margin = 86_400 * MICROSECONDS_PER_SECOND
-    transitions, offsets = utc_offset_changes(
-        zone_name, int(local_us.min()) - margin, int(local_us.max()) + margin
-    )
+    transitions, offsets = utc_offset_changes(zone_name, low - margin, high + margin)
     offsets_us = np.array(offsets, dtype=np.int64) * MICROSECONDS_PER_SECOND
     # Offset k applies to local times from (transition + the larger of the two offsets) on:
     # that threshold sends gap times and ambiguous times to the offset before the change.

@@ -85,7 +85,7 @@ def scenarios(draw):
     return as_of, [draw(stores(as_of)) for _ in range(n_stores)]
 
 
-def run_engine(as_of, store_list, method):
+def feeds_of(store_list):
     polls, hours, zones = [], [], {}
     for i, (store_polls, store_hours, zone) in enumerate(store_list):
         store_id = f"store-{i}"
@@ -93,9 +93,12 @@ def run_engine(as_of, store_list, method):
         hours += [(store_id, day, opens, closes) for day, opens, closes in store_hours]
         if zone:
             zones[store_id] = zone
-    feeds = FeedArrays.from_rows(polls, hours, zones, default_zone="America/Chicago")
+    return FeedArrays.from_rows(polls, hours, zones, default_zone="America/Chicago")
+
+
+def run_engine(as_of, store_list, method, **options):
     lookback_us = LOOKBACK // dt.timedelta(microseconds=1)
-    return compute_uptime(feeds, epoch_microseconds(as_of), lookback_us, method)
+    return compute_uptime(feeds_of(store_list), epoch_microseconds(as_of), lookback_us, method, **options)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -214,3 +217,15 @@ def dst_scenarios(draw):
 @given(scenario=dst_scenarios(), method=st.sampled_from(["last_known", "nearest"]))
 def test_the_engine_matches_the_reference_when_hours_fall_in_daylight_saving_changes(scenario, method):
     test_the_engine_matches_the_reference_for_every_store_and_window.hypothesis.inner_test(scenario, method)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios(), method=st.sampled_from(["last_known", "nearest"]), block=st.integers(1, 30))
+def test_working_through_blocks_of_stores_changes_nothing(scenario, method, block):
+    as_of, store_list = scenario
+    whole = run_engine(as_of, store_list, method)
+    blocked = run_engine(as_of, store_list, method, block_polls=block)
+    assert blocked.store_ids == whole.store_ids
+    for figures in ("uptime_us", "downtime_us", "business_us"):
+        for window in ("hour", "day", "week"):
+            np.testing.assert_array_equal(getattr(blocked, figures)[window], getattr(whole, figures)[window])

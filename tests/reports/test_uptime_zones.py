@@ -55,6 +55,6 @@ def test_offset_changes_are_found_to_the_second():
     start = naive_micros(dt.datetime(2023, 3, 1))
     end = naive_micros(dt.datetime(2023, 3, 20))
     transitions, offsets = utc_offset_changes("America/Chicago", start, end)
-    assert transitions == [int(dt.datetime(2023, 3, 12, 8, tzinfo=UTC).timestamp())]
-    assert offsets == [-6 * 3600, -5 * 3600]
-    assert utc_offset_changes("Asia/Kolkata", start, end) == ([], [19800])
+    assert transitions == (int(dt.datetime(2023, 3, 12, 8, tzinfo=UTC).timestamp()),)
+    assert offsets == (-6 * 3600, -5 * 3600)
+    assert utc_offset_changes("Asia/Kolkata", start, end) == ((), (19800,))
