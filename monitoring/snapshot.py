@@ -1,12 +1,13 @@
 """One consistent read of the feeds as flat numpy arrays, for the uptime calculator.
 
-Each table is read with one query inside one read transaction (REPEATABLE READ on PostgreSQL;
-a single transaction on SQLite's WAL), so a load running at the same time cannot tear the
-snapshot: a report sees the database either before or after that load, never half of it.
+Each table is read with one query inside one read transaction (``read_transaction``), so a
+load running at the same time cannot tear the snapshot: a report sees the database either
+before or after that load, never half of it, and the load does not wait for the report.
 """
 
 import datetime as dt
 import struct
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Optional
 
@@ -54,11 +55,7 @@ def read_snapshot(
 
     With ``store_id`` only that store is read (for a store's own page).
     """
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if outermost and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    with read_transaction():
         stores = Store.objects.order_by("pk")
         if store_id is not None:
             stores = stores.filter(store_id=store_id)
@@ -102,6 +99,32 @@ def read_snapshot(
         hours_start_us=np.array([_micros_of_day(t) for t in opens], dtype=np.int64),
         hours_end_us=np.array([_micros_of_day(t) for t in closes], dtype=np.int64),
     )
+
+
+@contextmanager
+def read_transaction():
+    """One read-only transaction whose reads all see the same committed state.
+
+    PostgreSQL: REPEATABLE READ. SQLite: a deferred transaction, which in WAL mode keeps the
+    snapshot of its first read without blocking writers (Django's atomic() would BEGIN
+    IMMEDIATE here, taking the write lock and making loads wait for the report).
+    Inside an existing transaction (tests) it just runs in that one.
+    """
+    if connection.in_atomic_block:
+        yield
+    elif connection.vendor == "sqlite":
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN DEFERRED")
+            try:
+                yield
+            finally:
+                cursor.execute("COMMIT")
+    else:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield
 
 
 def newest_poll_time() -> Optional[dt.datetime]:
