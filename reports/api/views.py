@@ -61,13 +61,20 @@ class TriggerReportView(ReportAPIMixin, APIView):
         operation_id="trigger_report",
         summary="Start a report of every store",
         request=TriggerReportSerializer,
-        responses={202: TriggeredSerializer, 400: ERROR},
+        responses={202: TriggeredSerializer, 400: ERROR, 503: ERROR},
         description="Queues the report and answers at once; poll the `Location` (GET /get_report).",
     )
     def post(self, request):
         body = TriggerReportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         report = do_trigger_report(**body.validated_data)
+        report.refresh_from_db(fields=["status", "started_at", "error"])
+        if report.status == Status.FAILED and report.started_at is None:
+            # Failed without ever starting: the job queue refused it (see reports.actions).
+            return Response(
+                {"error": report.error, "report_id": report.report_id, "status": report.status},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
         poll = request.build_absolute_uri(f"{reverse('get_report')}?report_id={report.report_id}")
         return Response(
             {"report_id": report.report_id, "status": Status.PENDING},

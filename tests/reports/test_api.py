@@ -50,6 +50,27 @@ def body_of(response):
 # --- POST /trigger_report ------------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)
+def test_trigger_answers_503_when_the_job_queue_cannot_take_the_report(client, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("reports.actions.async_task", down)
+    response = client.post("/trigger_report")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "Failed"
+    assert body["error"].startswith("The job queue could not be reached (ConnectionError: Error 111")
+    assert Report.objects.get(report_id=body["report_id"]).status == "Failed"
+
+
+def test_a_report_that_fails_while_running_still_answers_202(trigger):
+    # An empty database fails the report in the worker (sync mode here), not at the queue.
+    response = trigger()
+    assert response.status_code == 202
+    assert Report.objects.get(report_id=response.json()["report_id"]).status == "Failed"
+
+
 def test_trigger_answers_202_with_the_report_id_and_where_to_poll(trigger, worked_examples):
     response = trigger()
     assert response.status_code == 202
