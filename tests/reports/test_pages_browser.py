@@ -15,17 +15,9 @@ from django.core.management import call_command
 from monitoring.models import Store
 from reports.generation import compute_report
 from reports.models import Report
+from tests.browser import CHROMIUM, launch_chromium
 from tests.factories import StatusPollFactory, StoreFactory
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 WIDTHS = {"phone": 375, "wide": 1280}
 WAIT_MS = 60_000  # generous: the machine is shared; nothing here depends on speed
@@ -52,7 +44,7 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_api.sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            chromium = launch_chromium(playwright)
             yield chromium
             chromium.close()
     finally:
