@@ -66,7 +66,7 @@ class LoadSummary:
         files = f"{len(self.feeds)} file{'s' if len(self.feeds) != 1 else ''}"
         lines.append(
             f"total: {files}, {read:,} rows read, {skipped:,} skipped, "
-            f"{self.stores_created:,} new stores in {self.seconds:.1f} s"
+            f"{self.stores_created:,} new store{'s' if self.stores_created != 1 else ''} in {self.seconds:.1f} s"
         )
         return lines
 
