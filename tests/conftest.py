@@ -1,12 +1,17 @@
 """Fixtures shared by the whole suite."""
 
+import os
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-# The real public feeds of the original assignment live next to the project, never inside it.
-SHARED_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+# The real public feeds of the original assignment live next to the project, never inside it
+# (STOREMONITOR_SHARED_DATA points elsewhere, e.g. for a clone in another directory).
+SHARED_DATA_DIR = Path(
+    os.environ.get("STOREMONITOR_SHARED_DATA")
+    or Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+)
 
 
 def is_postgresql() -> bool:
