@@ -1,9 +1,8 @@
 """The report parameters (as_of, method) as typed in the pages and the admin."""
 
-import datetime as dt
-
 from django import forms
 
+from reports.generation import parse_as_of
 from reports.models import Report
 
 
@@ -14,15 +13,10 @@ class AsOfField(forms.CharField):
         text = super().to_python(value).strip()
         if not text:
             return None
-        cleaned = text.removesuffix(" UTC").replace("Z", "+00:00")
         try:
-            moment = dt.datetime.fromisoformat(cleaned)
-        except ValueError:
-            raise forms.ValidationError(
-                "“%(value)s” is not a time: write it like 2023-01-25T18:13:22Z (UTC when no offset is given).",
-                params={"value": text},
-            ) from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+            return parse_as_of(text)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
 
 
 class ReportParametersForm(forms.Form):

@@ -39,6 +39,19 @@ class ReportData:
         return len(self.figures)
 
 
+def parse_as_of(text: str) -> dt.datetime:
+    """A report time as people type it: ISO 8601 (``Z`` or an offset; UTC when it has none) or
+    the feeds' ``2023-01-25 18:13:22.47922 UTC``. Raises ValueError saying what to write."""
+    cleaned = text.strip().removesuffix(" UTC").replace("Z", "+00:00")
+    try:
+        moment = dt.datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise ValueError(
+            f"“{text.strip()}” is not a time: write it like 2023-01-25T18:13:22Z (UTC when no offset is given)."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
 def lookback() -> dt.timedelta:
     return dt.timedelta(days=settings.REPORT_LOOKBACK_DAYS)
 

@@ -1,28 +1,24 @@
-import datetime as dt
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from reports.generation import NoPollsError, compute_report, write_report_csv
+from reports.generation import NoPollsError, compute_report, parse_as_of, write_report_csv
 from reports.uptime import METHODS
 
 
-def aware_timestamp(text: str) -> dt.datetime:
-    """ISO 8601 time; without an offset it is UTC. Also accepts the feeds' '… UTC' form."""
-    cleaned = text.strip().removesuffix(" UTC").replace("Z", "+00:00")
+def report_time(text: str):
     try:
-        moment = dt.datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise CommandError(f"--as-of {text!r} is not a time: use e.g. 2023-01-25T18:13:22Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+        return parse_as_of(text)
+    except ValueError as error:
+        raise CommandError(f"--as-of {error}") from None
 
 
 class Command(BaseCommand):
     help = "Write the uptime/downtime report of every store as CSV (stdout by default)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--as-of", type=aware_timestamp, help="report time (default: the newest poll)")
+        parser.add_argument("--as-of", type=report_time, help="report time (default: the newest poll)")
         parser.add_argument("--method", choices=METHODS, default="last_known", help="extrapolation method")
         parser.add_argument("--out", help="write the CSV to this file instead of stdout")
 
