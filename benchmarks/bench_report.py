@@ -172,8 +172,6 @@ def main():
     import django
 
     django.setup()
-    import numpy as np
-
     from monitoring.snapshot import read_snapshot
     from reports.generation import feeds_of, lookback
     from reports.uptime import compute_uptime
@@ -238,12 +236,11 @@ def main():
     print("|---:|---:|---:|---:|---:|")
     base = None
     for times in [int(x) for x in args.scales.split(",")]:
-        big = replicate(feeds, times)
-        best, _, _ = best_of(args.repeats, lambda: compute_uptime(big, as_of_us, lookback_us))
+        scaled = replicate(feeds, times)
+        best, _, _ = best_of(args.repeats, lambda: compute_uptime(scaled, as_of_us, lookback_us))
         base = base or best / times  # the first scale's time per copy of the data
-        print(f"| {len(big.store_ids):,} | {len(big.poll_store):,} | {best:.3f} | "
-              f"{best / base:.1f}x | {best / len(big.poll_store) * 1e6:.2f} |")
-        del big
+        print(f"| {len(scaled.store_ids):,} | {len(scaled.poll_store):,} | {best:.3f} | "
+              f"{best / base:.1f}x | {best / len(scaled.poll_store) * 1e6:.2f} |")
     print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

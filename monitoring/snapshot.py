@@ -19,8 +19,6 @@ from django.db.models.functions import Cast
 from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
 from monitoring.timezones import DEFAULT_TIMEZONE
 
-UTC = dt.timezone.utc
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 # PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC.
 _PG_EPOCH_SHIFT_US = 946_684_800 * 1_000_000
 # Polls travel as arrays of at most this many stores each, far below PostgreSQL's 1 GB per value.

@@ -76,7 +76,7 @@ def compute_report(
     figures = compute_uptime(
         feeds_of(snapshot),
         epoch_microseconds(snapshot.as_of),
-        epoch_microseconds(_EPOCH + lookback()),
+        lookback() // dt.timedelta(microseconds=1),
         method=method,
         progress=engine_progress,
     )
@@ -107,5 +107,3 @@ def write_report_csv(figures: UptimeFigures, stream: TextIO) -> int:
         rows += 1
     return rows
 
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)

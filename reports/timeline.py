@@ -17,13 +17,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from reports.uptime.inputs import MICROSECONDS_PER_DAY, MICROSECONDS_PER_SECOND
+from reports.uptime.inputs import MICROSECONDS_PER_DAY, MICROSECONDS_PER_SECOND, datetime_from_epoch_microseconds
 from reports.uptime.zones import local_to_utc, utc_offset_changes
 
 HOUR_US = 3600 * MICROSECONDS_PER_SECOND
 WEEK_US = 7 * MICROSECONDS_PER_DAY
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_EPOCH_DATE = _EPOCH.date()
+_EPOCH_DATE = dt.date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,7 @@ def local_midnights(zone: str, start_us: int, end_us: int) -> list[tuple[dt.date
 
 
 def _local_date(moment_us: int, tz: ZoneInfo) -> dt.date:
-    return (_EPOCH + dt.timedelta(microseconds=int(moment_us))).astimezone(tz).date()
+    return datetime_from_epoch_microseconds(moment_us).astimezone(tz).date()
 
 
 def _cut(start, end, active, low, high, day_start) -> list[Span]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from reports.timeline import HOUR_US, DayRow, Span, WeekTimeline
+from reports.uptime.inputs import datetime_from_epoch_microseconds
 
 VIEW_WIDTH = 1000
 LABEL_WIDTH = 104
@@ -18,7 +19,6 @@ ROW_HEIGHT = 42
 TICK_HEIGHT = 9  # poll ticks sit above the band
 BAND_HEIGHT = 24  # business sessions
 STATUS_INSET = 5  # status bars sit inside the session band
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def _hours_text(day: DayRow) -> str:
 
 
 def _local(moment_us: int, tz: ZoneInfo) -> dt.datetime:
-    return (_EPOCH + dt.timedelta(microseconds=moment_us)).astimezone(tz)
+    return datetime_from_epoch_microseconds(moment_us).astimezone(tz)
 
 
 def _seconds_text(duration_us: int) -> str:
