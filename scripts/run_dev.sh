@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: the web server (runserver) and the job worker (manage.py qcluster) side by side.
-# Ctrl-C, a TERM to this script, or either of the two ending stops both; the worker is asked
+# Ctrl-C, a TERM or HUP to this script (a closed terminal), or either of the two ending stops both; the worker is asked
 # to stop cleanly first (it finishes its running task), then killed after 30 seconds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,13 +25,16 @@ stop() {  # name, pid to send TERM to, process group to kill if it is still ther
   kill -KILL -- "-$3" 2>/dev/null || true
 }
 stop_all() {
+  # Output may go to a pipe that is already gone (`make run | tee log` after Ctrl-C): a failed
+  # echo must not kill this script before it has stopped the servers.
+  trap '' PIPE
   # runserver: TERM the whole group (the reloader and its child). qcluster: TERM the cluster
   # process only; it stops its sentinel and workers in order.
   stop "web server" "-$web" "$web"
   stop "job worker" "$worker" "$worker"
 }
 trap stop_all EXIT
-trap 'exit 0' INT TERM
+trap 'exit 0' INT TERM HUP
 
 cat <<MESSAGE
 
