@@ -25,9 +25,9 @@ stop() {  # name, pid to send TERM to, process group to kill if it is still ther
   kill -KILL -- "-$3" 2>/dev/null || true
 }
 stop_all() {
-  # Output may go to a pipe that is already gone (`make run | tee log` after Ctrl-C): a failed
-  # echo must not kill this script before it has stopped the servers.
-  trap '' PIPE
+  # Nothing may cut the clean-up short: not a second Ctrl-C or HUP (make and a closing terminal
+  # signal the whole group again), nor output to a pipe that is already gone (`make run | tee`).
+  trap '' INT TERM HUP PIPE
   # runserver: TERM the whole group (the reloader and its child). qcluster: TERM the cluster
   # process only; it stops its sentinel and workers in order.
   stop "web server" "-$web" "$web"
