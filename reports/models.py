@@ -63,6 +63,11 @@ class Report(models.Model):
         return f"{self.report_id} ({self.status})"
 
     @property
+    def refused_by_queue(self) -> bool:
+        """Failed without ever starting: the job queue could not take it (see reports.actions)."""
+        return self.status == self.Status.FAILED and self.started_at is None
+
+    @property
     def duration(self):
         """Time from start to finish (or to now while running); None before it starts."""
         if self.started_at is None:

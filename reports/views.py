@@ -38,7 +38,11 @@ def generate_report(request):
     form = ReportParametersForm(request.POST)
     if form.is_valid():
         report = do_trigger_report(as_of=form.cleaned_data["as_of"], method=form.cleaned_data["method"])
-        messages.success(request, f"Report {report.report_id} queued: its status updates below.")
+        report.refresh_from_db(fields=["status", "started_at", "error"])
+        if report.refused_by_queue:
+            messages.error(request, f"Report {report.report_id} could not be started. {report.error}")
+        else:
+            messages.success(request, f"Report {report.report_id} queued: its status updates below.")
     else:
         messages.error(request, f"No report started. {form.errors_as_sentence()}")
     return redirect(f"{reverse('dashboard')}#reports")

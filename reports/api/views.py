@@ -69,8 +69,7 @@ class TriggerReportView(ReportAPIMixin, APIView):
         body.is_valid(raise_exception=True)
         report = do_trigger_report(**body.validated_data)
         report.refresh_from_db(fields=["status", "started_at", "error"])
-        if report.status == Status.FAILED and report.started_at is None:
-            # Failed without ever starting: the job queue refused it (see reports.actions).
+        if report.refused_by_queue:
             return Response(
                 {"error": report.error, "report_id": report.report_id, "status": report.status},
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,

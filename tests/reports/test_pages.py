@@ -77,6 +77,19 @@ def test_generate_report_triggers_a_report_and_goes_back_to_the_dashboard(
     assert f"Report {report.report_id} queued" in follow
 
 
+@pytest.mark.django_db(transaction=True)
+def test_generate_report_says_so_when_the_job_queue_cannot_take_it(client, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("reports.actions.async_task", down)
+    page = client.post("/reports/generate/", follow=True).content.decode()
+    report = Report.objects.get()
+    assert report.status == "Failed"
+    assert f"Report {report.report_id} could not be started. The job queue could not be reached" in page
+    assert "queued: its status" not in page
+
+
 def test_generate_report_without_parameters_uses_the_newest_poll(client, worked_examples, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/reports/generate/")
