@@ -65,7 +65,7 @@ def read_snapshot(
         if store_id is not None:
             polls, hours, zones = (q.filter(store__store_id=store_id) for q in (polls, hours, zones))
 
-        newest = polls.order_by("-timestamp_utc").values_list("timestamp_utc", flat=True).first()
+        newest = newest_poll_time(polls)
         resolved = as_of if as_of is not None else newest
         if resolved is None:
             poll_store_pk = np.zeros(0, dtype=np.int64)
@@ -125,9 +125,10 @@ def read_transaction():
             yield
 
 
-def newest_poll_time() -> Optional[dt.datetime]:
-    """The newest poll timestamp in the database: the default as_of of a report."""
-    return StatusPoll.objects.order_by("-timestamp_utc").values_list("timestamp_utc", flat=True).first()
+def newest_poll_time(polls=None) -> Optional[dt.datetime]:
+    """The newest poll timestamp (of ``polls``, default all): the default as_of of a report."""
+    polls = StatusPoll.objects.all() if polls is None else polls
+    return polls.order_by("-timestamp_utc").values_list("timestamp_utc", flat=True).first()
 
 
 def _columns(rows, width):

@@ -24,6 +24,9 @@ _READ_SHARE, _COMPUTE_SHARE = 0.45, 0.45
 class NoPollsError(Exception):
     """There is nothing to report on: the database holds no polls at all."""
 
+    def __init__(self, message: str = "The database holds no polls yet: load the feeds with manage.py load_csvs."):
+        super().__init__(message)
+
 
 @dataclass(frozen=True)
 class ReportData:
@@ -67,7 +70,7 @@ def compute_report(
     report(0.0, "reading the feeds")
     snapshot = read_snapshot(as_of, lookback(), store_id=store_id)
     if snapshot.as_of is None:
-        raise NoPollsError("The database holds no polls yet: load the feeds with manage.py load_csvs.")
+        raise NoPollsError()
     report(_READ_SHARE, "computing uptime")
 
     def engine_progress(fraction, stage):

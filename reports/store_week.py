@@ -65,7 +65,7 @@ def store_figures(store_id: str, as_of: Optional[dt.datetime] = None, method: st
     if as_of is None:
         as_of = newest_poll_time()
         if as_of is None:
-            raise NoPollsError("The database holds no polls yet: load the feeds with manage.py load_csvs.")
+            raise NoPollsError()
     data = compute_report(as_of=as_of, method=method, store_id=store_id)
     return StoreFigures(store_id=store_id, as_of=data.as_of, method=method, figures=_figures(data), data=data)
 
