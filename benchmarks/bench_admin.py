@@ -78,8 +78,10 @@ def measure(client, connection, settings, repeat: int) -> None:
         ("dashboard", "/"),
         ("store week page", f"/stores/{store[1]}/"),
     ]
-    print(f"{connection.vendor} {settings.DATABASES['default'].get('NAME')}: "
-          f"{Store.objects.count():,} stores, ~{_estimate(connection):,} polls; median of {repeat} runs")
+    print(
+        f"{connection.vendor} {settings.DATABASES['default'].get('NAME')}: "
+        f"{Store.objects.count():,} stores, ~{_estimate(connection):,} polls; median of {repeat} runs"
+    )
     print(f"{'page':34} {'status':>6} {'median':>9} {'max':>9} {'queries':>7}  slowest query")
     for name, url in pages:
         times = []

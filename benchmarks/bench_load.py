@@ -207,9 +207,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_850_000, help="polls in the file (default 1,850,000)")
     parser.add_argument("--stores", type=int, default=14_000, help="stores (default 14,000)")
-    parser.add_argument(
-        "--duplicates", type=int, default=10, help="rows repeating an earlier row (default 10)"
-    )
+    parser.add_argument("--duplicates", type=int, default=10, help="rows repeating an earlier row (default 10)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1, help="fresh database and both loads this many times")
     parser.add_argument("--sqlite", action="store_true", help="benchmark SQLite instead of PostgreSQL")

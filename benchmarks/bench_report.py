@@ -61,9 +61,22 @@ def prepare_database(args) -> dict:
     if not (feeds_dir / "store_status.csv").exists():
         print(f"generating {args.stores} stores x {args.days} days into {feeds_dir} ...", flush=True)
         subprocess.run(
-            [PYTHON, "manage.py", "generate_sample_data", "--stores", str(args.stores), "--days",
-             str(args.days), "--seed", str(args.seed), "--out", str(feeds_dir)],
-            env=env, cwd=ROOT, check=True,
+            [
+                PYTHON,
+                "manage.py",
+                "generate_sample_data",
+                "--stores",
+                str(args.stores),
+                "--days",
+                str(args.days),
+                "--seed",
+                str(args.seed),
+                "--out",
+                str(feeds_dir),
+            ],
+            env=env,
+            cwd=ROOT,
+            check=True,
         )
     with psycopg.connect(f"{args.server}/{args.database}") as conn:
         polls = conn.execute("SELECT count(*) FROM monitoring_statuspoll").fetchone()[0]
@@ -136,7 +149,9 @@ def reference_run(feeds, as_of, lookback, method):
 
     epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
     polls = {i: [] for i in range(len(feeds.store_ids))}
-    for store, micros, active in zip(feeds.poll_store.tolist(), feeds.poll_time_us.tolist(), feeds.poll_active.tolist()):
+    for store, micros, active in zip(
+        feeds.poll_store.tolist(), feeds.poll_time_us.tolist(), feeds.poll_active.tolist()
+    ):
         polls[store].append((epoch + dt.timedelta(microseconds=micros), active))
     hours = {i: [] for i in range(len(feeds.store_ids))}
     midnight = dt.datetime(2000, 1, 1)
@@ -144,7 +159,11 @@ def reference_run(feeds, as_of, lookback, method):
         feeds.hours_store.tolist(), feeds.hours_day.tolist(), feeds.hours_start_us.tolist(), feeds.hours_end_us.tolist()
     ):
         hours[store].append(
-            (day, (midnight + dt.timedelta(microseconds=start)).time(), (midnight + dt.timedelta(microseconds=end)).time())
+            (
+                day,
+                (midnight + dt.timedelta(microseconds=start)).time(),
+                (midnight + dt.timedelta(microseconds=end)).time(),
+            )
         )
     started = time.perf_counter()
     figures = {
@@ -177,32 +196,40 @@ def main():
     from reports.uptime import compute_uptime
     from reports.uptime.inputs import epoch_microseconds
 
-    print(f"\n# storemonitor report benchmark — {dt.datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-          f"{os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(
+        f"\n# storemonitor report benchmark — {dt.datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    )
 
     # 1. The whole process, as an operator runs it.
     out = ROOT / "benchmarks" / "out" / "report.csv"
     runs = [timed_child(["generate_report", "--out", str(out)], env) for _ in range(args.repeats)]
     rows = sum(1 for _ in open(out)) - 1
     print(f"\n## manage.py generate_report (whole process: start, read, compute, CSV), {rows:,} stores")
-    print(f"best {min(s for s, _ in runs):.2f} s; runs {', '.join(f'{s:.2f}' for s, _ in runs)} s; "
-          f"peak RSS {max(m for _, m in runs):.0f} MB")
+    print(
+        f"best {min(s for s, _ in runs):.2f} s; runs {', '.join(f'{s:.2f}' for s, _ in runs)} s; "
+        f"peak RSS {max(m for _, m in runs):.0f} MB"
+    )
 
     # 2. The read and the engine alone.
     read_best, read_runs, snapshot = best_of(args.repeats, lambda: read_snapshot(None, lookback()))
     feeds = feeds_of(snapshot)
     as_of_us = epoch_microseconds(snapshot.as_of)
     lookback_us = lookback() // dt.timedelta(microseconds=1)
-    print(f"\n## snapshot read (PostgreSQL, one read transaction): {len(snapshot.poll_store):,} polls, "
-          f"{len(snapshot.hours_store):,} hours rows, {len(snapshot.store_ids):,} stores")
+    print(
+        f"\n## snapshot read (PostgreSQL, one read transaction): {len(snapshot.poll_store):,} polls, "
+        f"{len(snapshot.hours_store):,} hours rows, {len(snapshot.store_ids):,} stores"
+    )
     print(f"best {read_best:.3f} s; runs {', '.join(f'{s:.3f}' for s in read_runs)} s")
     print("\n## engine compute alone (compute_uptime)")
     engine = {}
     for method in ("last_known", "nearest"):
         best, runs_, result = best_of(args.repeats, lambda: compute_uptime(feeds, as_of_us, lookback_us, method))
         engine[method] = best
-        print(f"{method:>10}: best {best:.3f} s; runs {', '.join(f'{s:.3f}' for s in runs_)} s; "
-              f"{len(result.sessions):,} sessions, {len(result.segments):,} segments")
+        print(
+            f"{method:>10}: best {best:.3f} s; runs {', '.join(f'{s:.3f}' for s in runs_)} s; "
+            f"{len(result.sessions):,} sessions, {len(result.segments):,} segments"
+        )
     import resource
 
     print(f"peak RSS of this process so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
@@ -222,16 +249,19 @@ def main():
                 worst = max(worst, abs(values[window][row] / 3.6e9 - float(ref_figures[store_id][window][which])))
     per_store_ref = ref_seconds / len(chosen)
     full_ref_estimate = per_store_ref * len(feeds.store_ids)
-    print(f"reference: {ref_seconds:.2f} s ({per_store_ref * 1000:.1f} ms a store); engine on the same "
-          f"stores: {small_best:.4f} s -> {ref_seconds / small_best:.0f}x")
+    print(
+        f"reference: {ref_seconds:.2f} s ({per_store_ref * 1000:.1f} ms a store); engine on the same "
+        f"stores: {small_best:.4f} s -> {ref_seconds / small_best:.0f}x"
+    )
     if len(chosen) < len(feeds.store_ids):
-        print(f"reference estimated for all {len(feeds.store_ids):,} stores: {full_ref_estimate:.0f} s; "
-              f"engine {engine['last_known']:.3f} s -> {full_ref_estimate / engine['last_known']:.0f}x")
+        print(
+            f"reference estimated for all {len(feeds.store_ids):,} stores: {full_ref_estimate:.0f} s; "
+            f"engine {engine['last_known']:.3f} s -> {full_ref_estimate / engine['last_known']:.0f}x"
+        )
     print(f"largest difference engine vs reference: {worst:.2e} hours")
 
     # 4. Growth with the number of stores.
-    print("\n## growth with the number of stores (engine, last_known, best of "
-          f"{args.repeats})")
+    print(f"\n## growth with the number of stores (engine, last_known, best of {args.repeats})")
     print("| stores | polls | seconds | vs 1x | µs per poll |")
     print("|---:|---:|---:|---:|---:|")
     base = None
@@ -239,8 +269,10 @@ def main():
         scaled = replicate(feeds, times)
         best, _, _ = best_of(args.repeats, lambda: compute_uptime(scaled, as_of_us, lookback_us))
         base = base or best / times  # the first scale's time per copy of the data
-        print(f"| {len(scaled.store_ids):,} | {len(scaled.poll_store):,} | {best:.3f} | "
-              f"{best / base:.1f}x | {best / len(scaled.poll_store) * 1e6:.2f} |")
+        print(
+            f"| {len(scaled.store_ids):,} | {len(scaled.poll_store):,} | {best:.3f} | "
+            f"{best / base:.1f}x | {best / len(scaled.poll_store) * 1e6:.2f} |"
+        )
     print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

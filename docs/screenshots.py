@@ -26,6 +26,7 @@ DOCS = ROOT / "docs"
 sys.path.insert(0, str(ROOT))
 
 from tests.browser import launch_chromium  # noqa: E402  (after the path is set)
+
 PYTHON = sys.executable
 ADMIN = ("admin", "screenshots")
 
@@ -102,7 +103,19 @@ def take_all(browser, base: str, env: dict, scratch: Path) -> None:
 
     # A week with the spring change to daylight-saving time (12 March 2023 in the US).
     dst_feeds = scratch / "dst"
-    manage(env, "generate_sample_data", "--stores", "12", "--days", "9", "--seed", "12", "--straddle-dst", "--out", str(dst_feeds))
+    manage(
+        env,
+        "generate_sample_data",
+        "--stores",
+        "12",
+        "--days",
+        "9",
+        "--seed",
+        "12",
+        "--straddle-dst",
+        "--out",
+        str(dst_feeds),
+    )
     manage(env, "load_csvs", str(dst_feeds))
     dst_store = dst_store_to_show(dst_feeds)
     page.goto(f"{base}/stores/{dst_store}/")
@@ -124,7 +137,14 @@ def dst_store_to_show(feeds: Path) -> str:
     """A store of the daylight-saving data set in a US zone that changes clocks, with hours."""
     zones = {r["store_id"]: r["timezone_str"] for r in csv.DictReader((feeds / "timezones.csv").open())}
     with_hours = {r["store_id"] for r in csv.DictReader((feeds / "menu_hours.csv").open())}
-    changing = {"America/New_York", "America/Los_Angeles", "America/Denver", "America/Chicago", "America/Detroit", "America/Boise"}
+    changing = {
+        "America/New_York",
+        "America/Los_Angeles",
+        "America/Denver",
+        "America/Chicago",
+        "America/Detroit",
+        "America/Boise",
+    }
     candidates = sorted(s for s in with_hours if zones.get(s, "America/Chicago") in changing)
     return candidates[0]
 

@@ -98,7 +98,9 @@ class StoreAdmin(admin.ModelAdmin):
 
     @admin.display(description="business hours")
     def hours(self, store):
-        return summarize_hours((h.day_of_week, h.start_time_local, h.end_time_local) for h in store.business_hours.all())
+        return summarize_hours(
+            (h.day_of_week, h.start_time_local, h.end_time_local) for h in store.business_hours.all()
+        )
 
     # Stores without polls sort as the oldest on every database (NULLs differ otherwise).
     @admin.display(description="newest poll (UTC)", ordering=F("newest_poll_time").asc(nulls_first=True))

@@ -53,9 +53,7 @@ class StatusPoll(models.Model):
         ordering = ["store", "timestamp_utc"]
         constraints = [
             models.UniqueConstraint(fields=["store", "timestamp_utc"], name="statuspoll_unique_store_time"),
-            models.CheckConstraint(
-                condition=Q(status__in=["active", "inactive"]), name="statuspoll_status_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=["active", "inactive"]), name="statuspoll_status_valid"),
         ]
         # Reports read the polls of all stores between two times.
         indexes = [models.Index(fields=["timestamp_utc"], name="statuspoll_time_idx")]
@@ -95,10 +93,7 @@ class BusinessHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        return (
-            f"{self.get_day_of_week_display()} "
-            f"{self.start_time_local:%H:%M:%S}-{self.end_time_local:%H:%M:%S}"
-        )
+        return f"{self.get_day_of_week_display()} {self.start_time_local:%H:%M:%S}-{self.end_time_local:%H:%M:%S}"
 
 
 class Timezone(models.Model):

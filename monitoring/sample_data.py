@@ -162,9 +162,7 @@ def write_feeds(feeds: Feeds, out_dir: Path | str, *, compress: bool = False) ->
             path, other = other, path
         if other.exists():
             # A loader finding both would not know which one to read.
-            raise SampleDataError(
-                f"{other} exists and would sit next to {path.name}; remove it or pick another --out."
-            )
+            raise SampleDataError(f"{other} exists and would sit next to {path.name}; remove it or pick another --out.")
         data = text.encode()
         if compress:
             data = gzip.compress(data, compresslevel=6, mtime=0)
@@ -196,9 +194,7 @@ def format_timestamps(micros: np.ndarray) -> np.ndarray:
     hours, minute_second = np.divmod(seconds, 3600)
     first = int(hours.min()) if len(hours) else 0
     last = int(hours.max(initial=first))
-    hour_text = np.array(
-        [f"{_from_micros(h * _HOUR_US):%Y-%m-%d %H}:" for h in range(first, last + 1)], dtype=object
-    )
+    hour_text = np.array([f"{_from_micros(h * _HOUR_US):%Y-%m-%d %H}:" for h in range(first, last + 1)], dtype=object)
     high, low = np.divmod(fraction, 1000)
     fraction_text = _FRACTION_HIGH[high] + _FRACTION_LOW[low]
     whole = low == 0
@@ -355,7 +351,13 @@ def _midnight_split(py: random.Random) -> list:
 
 # Indexed by shape number: the order of HOURS_SHAPES.
 _SHAPE_BUILDERS = [
-    _always_open, _day_shifts, _split_shifts, _overnight, _twenty_four_hours, _whole_day, _midnight_split
+    _always_open,
+    _day_shifts,
+    _split_shifts,
+    _overnight,
+    _twenty_four_hours,
+    _whole_day,
+    _midnight_split,
 ]
 assert [f.__name__[1:] for f in _SHAPE_BUILDERS] == list(HOURS_SHAPES)
 

@@ -46,9 +46,7 @@ class FeedSnapshot:
     hours_end_us: np.ndarray
 
 
-def read_snapshot(
-    as_of: Optional[dt.datetime], lookback: dt.timedelta, store_id: Optional[str] = None
-) -> FeedSnapshot:
+def read_snapshot(as_of: Optional[dt.datetime], lookback: dt.timedelta, store_id: Optional[str] = None) -> FeedSnapshot:
     """The feeds as of ``as_of`` (default: the newest poll), polls limited to the lookback.
 
     With ``store_id`` only that store is read (for a store's own page).
@@ -172,9 +170,7 @@ _BOOL_ELEMENT = np.dtype([("length", ">i4"), ("value", "u1")])
 def _read_polls_postgresql(queryset):
     # COPY the polls as a few binary arrays and read them straight into numpy: the rows never
     # become Python objects (about 0.7 s for 1.85 M polls here, against ~3 s row by row).
-    select_sql, params = (
-        queryset.order_by().values_list("store_id", "timestamp_utc", "status").query.sql_with_params()
-    )
+    select_sql, params = queryset.order_by().values_list("store_id", "timestamp_utc", "status").query.sql_with_params()
     sql = (
         "COPY (SELECT array_agg(p.store_id), array_agg(p.timestamp_utc), "
         f"array_agg(p.status = 'active') FROM ({select_sql}) AS p(store_id, timestamp_utc, status) "

@@ -32,4 +32,6 @@ class ReportParametersForm(forms.Form):
         return self.cleaned_data["method"] or Report.Method.LAST_KNOWN
 
     def errors_as_sentence(self) -> str:
-        return " ".join(f"{self.fields[name].label or name}: {' '.join(errors)}" for name, errors in self.errors.items())
+        return " ".join(
+            f"{self.fields[name].label or name}: {' '.join(errors)}" for name, errors in self.errors.items()
+        )

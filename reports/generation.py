@@ -109,4 +109,3 @@ def write_report_csv(figures: UptimeFigures, stream: TextIO) -> int:
         writer.writerow(row)
         rows += 1
     return rows
-

@@ -54,9 +54,7 @@ class Report(models.Model):
             models.CheckConstraint(
                 condition=models.Q(progress__gte=0) & models.Q(progress__lte=1), name="report_progress_0_to_1"
             ),
-            models.CheckConstraint(
-                condition=models.Q(method__in=list(METHODS)), name="report_method_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(method__in=list(METHODS)), name="report_method_valid"),
         ]
 
     def __str__(self) -> str:

@@ -170,8 +170,7 @@ def _cut(start, end, active, low, high, day_start) -> list[Span]:
     cut_end = np.minimum(end[chosen], high).tolist()
     statuses = active[chosen].tolist() if active is not None else [None] * len(chosen)
     spans = [
-        Span(start_us=s, end_us=e, offset_us=s - day_start, active=a)
-        for s, e, a in zip(cut_start, cut_end, statuses)
+        Span(start_us=s, end_us=e, offset_us=s - day_start, active=a) for s, e, a in zip(cut_start, cut_end, statuses)
     ]
     return sorted(spans, key=lambda span: span.start_us)
 

@@ -77,14 +77,16 @@ def draw_week(timeline: WeekTimeline) -> Drawing:
                 "sessions": [_span(s, x, width, tz) for s in day.sessions],
                 "segments": [_span(s, x, width, tz) for s in day.segments],
                 "polls": [
-                    {"x": x(p.offset_us), "time_us": p.time_us, "active": p.active,
-                     "title": f"poll {_local(p.time_us, tz):%H:%M:%S} {'active' if p.active else 'inactive'}"}
+                    {
+                        "x": x(p.offset_us),
+                        "time_us": p.time_us,
+                        "active": p.active,
+                        "title": f"poll {_local(p.time_us, tz):%H:%M:%S} {'active' if p.active else 'inactive'}",
+                    }
                     for p in day.polls
                 ],
                 "grid": [
-                    {"x": x(m.offset_us), "hour": m.hour}
-                    for m in day.hour_marks
-                    if m.hour % 3 == 0 and m.offset_us > 0
+                    {"x": x(m.offset_us), "hour": m.hour} for m in day.hour_marks if m.hour % 3 == 0 and m.offset_us > 0
                 ],
                 "clock_changes": [_clock_change(c, x, tz) for c in day.clock_changes],
             }

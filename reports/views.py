@@ -61,7 +61,9 @@ def find_store(request):
 
 @require_GET
 def store_page(request, store_id):
-    store = Store.objects.select_related("timezone").prefetch_related("business_hours").filter(store_id=store_id).first()
+    store = (
+        Store.objects.select_related("timezone").prefetch_related("business_hours").filter(store_id=store_id).first()
+    )
     if store is None:
         return store_not_found(request, store_id)
     form = ReportParametersForm(request.GET)

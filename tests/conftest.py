@@ -9,8 +9,7 @@ from django.db import connection
 # The real public feeds of the original assignment live next to the project, never inside it
 # (STOREMONITOR_SHARED_DATA points elsewhere, e.g. for a clone in another directory).
 SHARED_DATA_DIR = Path(
-    os.environ.get("STOREMONITOR_SHARED_DATA")
-    or Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    os.environ.get("STOREMONITOR_SHARED_DATA") or Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 )
 
 

@@ -280,9 +280,7 @@ class FeedReader:
     def _unreadable(self, error: Exception) -> IngestionError:
         if isinstance(error, UnicodeDecodeError):
             # Text is decoded in blocks, so the reader's line is not where the bad byte is.
-            return IngestionError(
-                self.name, "is not UTF-8 text; save it as UTF-8", line=self._first_undecodable_line()
-            )
+            return IngestionError(self.name, "is not UTF-8 text; save it as UTF-8", line=self._first_undecodable_line())
         return IngestionError(self.name, f"cannot be read to the end ({error}); is it truncated?")
 
     def _first_undecodable_line(self) -> int | None:

@@ -21,9 +21,7 @@ TIMESTAMP_EXAMPLE = "2023-01-25 18:13:22.47922 UTC"
 # The feeds' own spelling: a space, up to 6 fraction digits and " UTC" (the real files have 2 to 6).
 FEED_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})? UTC", re.ASCII)
 # ISO 8601 with a zone: 'T' or a space, seconds optional, 'Z' or an offset like +05:30 or -0600.
-_ISO_TIMESTAMP = re.compile(
-    r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?(?:Z|[+-]\d\d(?::?\d\d)?)", re.ASCII
-)
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?(?:Z|[+-]\d\d(?::?\d\d)?)", re.ASCII)
 _ZONELESS_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?", re.ASCII)
 _LOCAL_TIME = re.compile(r"\d\d:\d\d(?::\d\d)?", re.ASCII)
 _DAYS = {str(day): day for day in range(7)}
@@ -57,9 +55,7 @@ def parse_timestamp(text: str) -> dt.datetime:
         value = value[: -len(" UTC")] + "+00:00"
     elif not _ISO_TIMESTAMP.fullmatch(value):
         if _ZONELESS_TIMESTAMP.fullmatch(value):
-            raise BadValue(
-                f"{text!r} has no time zone (write e.g. {TIMESTAMP_EXAMPLE} or 2023-01-25T18:13:22Z)"
-            )
+            raise BadValue(f"{text!r} has no time zone (write e.g. {TIMESTAMP_EXAMPLE} or 2023-01-25T18:13:22Z)")
         raise BadValue(f"{text!r} is not a timestamp (expected e.g. {TIMESTAMP_EXAMPLE})")
     try:
         moment = dt.datetime.fromisoformat(value)

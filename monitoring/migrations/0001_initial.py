@@ -6,61 +6,102 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Store',
+            name="Store",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('store_id', models.CharField(max_length=64, unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("store_id", models.CharField(max_length=64, unique=True)),
             ],
             options={
-                'ordering': ['store_id'],
+                "ordering": ["store_id"],
             },
         ),
         migrations.CreateModel(
-            name='Timezone',
+            name="Timezone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('timezone_str', models.CharField(max_length=64, validators=[monitoring.timezones.validate_timezone_name])),
-                ('store', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='timezone', to='monitoring.store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "timezone_str",
+                    models.CharField(max_length=64, validators=[monitoring.timezones.validate_timezone_name]),
+                ),
+                (
+                    "store",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="timezone", to="monitoring.store"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['store'],
+                "ordering": ["store"],
             },
         ),
         migrations.CreateModel(
-            name='StatusPoll',
+            name="StatusPoll",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('timestamp_utc', models.DateTimeField()),
-                ('status', models.CharField(choices=[('active', 'active'), ('inactive', 'inactive')], max_length=8)),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='polls', to='monitoring.store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("timestamp_utc", models.DateTimeField()),
+                ("status", models.CharField(choices=[("active", "active"), ("inactive", "inactive")], max_length=8)),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="polls", to="monitoring.store"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['store', 'timestamp_utc'],
-                'indexes': [models.Index(fields=['timestamp_utc'], name='statuspoll_time_idx')],
-                'constraints': [models.UniqueConstraint(fields=('store', 'timestamp_utc'), name='statuspoll_unique_store_time'), models.CheckConstraint(condition=models.Q(('status__in', ['active', 'inactive'])), name='statuspoll_status_valid')],
+                "ordering": ["store", "timestamp_utc"],
+                "indexes": [models.Index(fields=["timestamp_utc"], name="statuspoll_time_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("store", "timestamp_utc"), name="statuspoll_unique_store_time"),
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["active", "inactive"])), name="statuspoll_status_valid"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='BusinessHours',
+            name="BusinessHours",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day_of_week', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')])),
-                ('start_time_local', models.TimeField()),
-                ('end_time_local', models.TimeField()),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='business_hours', to='monitoring.store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "day_of_week",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ]
+                    ),
+                ),
+                ("start_time_local", models.TimeField()),
+                ("end_time_local", models.TimeField()),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="business_hours",
+                        to="monitoring.store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'business hours',
-                'ordering': ['store', 'day_of_week', 'start_time_local'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('day_of_week__gte', 0), ('day_of_week__lte', 6)), name='businesshours_day_valid')],
+                "verbose_name_plural": "business hours",
+                "ordering": ["store", "day_of_week", "start_time_local"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("day_of_week__gte", 0), ("day_of_week__lte", 6)),
+                        name="businesshours_day_valid",
+                    )
+                ],
             },
         ),
     ]

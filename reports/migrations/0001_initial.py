@@ -5,32 +5,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Report',
+            name="Report",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('report_id', models.CharField(default=reports.models.new_report_id, editable=False, max_length=32, unique=True)),
-                ('status', models.CharField(choices=[('Pending', 'Pending'), ('Running', 'Running'), ('Complete', 'Complete'), ('Failed', 'Failed')], default='Pending', max_length=8)),
-                ('as_of', models.DateTimeField(blank=True, null=True)),
-                ('method', models.CharField(choices=[('last_known', 'last known status'), ('nearest', 'nearest poll')], default='last_known', max_length=16)),
-                ('progress', models.FloatField(default=0.0)),
-                ('store_count', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('csv_file', models.FileField(blank=True, upload_to=reports.models.report_csv_path)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "report_id",
+                    models.CharField(default=reports.models.new_report_id, editable=False, max_length=32, unique=True),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("Pending", "Pending"),
+                            ("Running", "Running"),
+                            ("Complete", "Complete"),
+                            ("Failed", "Failed"),
+                        ],
+                        default="Pending",
+                        max_length=8,
+                    ),
+                ),
+                ("as_of", models.DateTimeField(blank=True, null=True)),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[("last_known", "last known status"), ("nearest", "nearest poll")],
+                        default="last_known",
+                        max_length=16,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0)),
+                ("store_count", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("csv_file", models.FileField(blank=True, upload_to=reports.models.report_csv_path)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('progress__gte', 0), ('progress__lte', 1)), name='report_progress_0_to_1'), models.CheckConstraint(condition=models.Q(('method__in', ['last_known', 'nearest'])), name='report_method_valid')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__gte", 0), ("progress__lte", 1)), name="report_progress_0_to_1"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("method__in", ["last_known", "nearest"])), name="report_method_valid"
+                    ),
+                ],
             },
         ),
     ]

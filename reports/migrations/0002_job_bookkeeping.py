@@ -4,40 +4,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reports', '0001_initial'),
+        ("reports", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='report',
-            name='attempts',
+            model_name="report",
+            name="attempts",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='report',
-            name='heartbeat_at',
+            model_name="report",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='report',
-            name='queued_at',
+            model_name="report",
+            name="queued_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='report',
-            name='task_id',
+            model_name="report",
+            name="task_id",
             field=models.CharField(blank=True, max_length=32),
         ),
         migrations.AddField(
-            model_name='report',
-            name='worker',
+            model_name="report",
+            name="worker",
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AlterField(
-            model_name='report',
-            name='status',
-            field=models.CharField(choices=[('Pending', 'Pending'), ('Running', 'Running'), ('Complete', 'Complete'), ('Failed', 'Failed')], db_index=True, default='Pending', max_length=8),
+            model_name="report",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("Pending", "Pending"),
+                    ("Running", "Running"),
+                    ("Complete", "Complete"),
+                    ("Failed", "Failed"),
+                ],
+                db_index=True,
+                default="Pending",
+                max_length=8,
+            ),
         ),
     ]

@@ -103,9 +103,7 @@ def compute_uptime(
 
     # Stores are independent: working through blocks of them keeps every temporary array
     # small enough to stay in fast memory, so time grows linearly with the data.
-    uptime, downtime, business = (
-        {window: np.zeros(n_stores, dtype=np.int64) for window in WINDOWS} for _ in range(3)
-    )
+    uptime, downtime, business = ({window: np.zeros(n_stores, dtype=np.int64) for window in WINDOWS} for _ in range(3))
     session_parts, segment_parts = [], []
     blocks = _store_blocks(store_starts, len(polls.store), block_polls)
     for number, (first_store, last_store) in enumerate(blocks):
@@ -155,8 +153,9 @@ def _store_blocks(store_starts: np.ndarray, n_polls: int, block_polls: int) -> l
 
 
 def _concatenate(parts, fields):
-    return [np.concatenate([getattr(part, field) for part in parts]) if parts else np.zeros(0, np.int64)
-            for field in fields]
+    return [
+        np.concatenate([getattr(part, field) for part in parts]) if parts else np.zeros(0, np.int64) for field in fields
+    ]
 
 
 def _polls_in_lookback(feeds: FeedArrays, start_us: int, end_us: int, keys: _Keys) -> PollArrays:

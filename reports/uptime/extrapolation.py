@@ -132,15 +132,11 @@ def nearest_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys) ->
     continues_store[1:] = evidence.store[1:] == evidence.store[:-1]
     midpoint = np.empty(n, dtype=np.int64)
     midpoint[1:] = (evidence.time[:-1] + evidence.time[1:]) // 2
-    boundary_keys = np.where(
-        continues_store, keys(evidence.store, midpoint), keys.minus_infinity(evidence.store)
-    )
+    boundary_keys = np.where(continues_store, keys(evidence.store, midpoint), keys.minus_infinity(evidence.store))
 
     # Pieces start at each session's opening and at each midpoint strictly inside a session.
     cut = np.flatnonzero(continues_store)
-    cut_session = _session_containing(
-        evidence.store[cut], boundary_keys[cut], midpoint[cut], sessions, session_keys
-    )
+    cut_session = _session_containing(evidence.store[cut], boundary_keys[cut], midpoint[cut], sessions, session_keys)
     cut_safe = np.maximum(cut_session, 0)
     strictly_inside = (cut_session >= 0) & (midpoint[cut] > sessions.start[cut_safe])
     cut, cut_session = cut[strictly_inside], cut_session[strictly_inside]

@@ -166,9 +166,7 @@ def _merge(owner, start, end, range_start_us, range_end_us) -> SessionArrays:
     opens = np.ones(len(owner), dtype=bool)
     opens[1:] = start_key[1:] > reach[:-1]
     firsts = np.flatnonzero(opens)
-    return SessionArrays(
-        store=owner[firsts], start=start[firsts], end=np.maximum.reduceat(end, firsts)
-    )
+    return SessionArrays(store=owner[firsts], start=start[firsts], end=np.maximum.reduceat(end, firsts))
 
 
 def _copy_to_stores(group_sessions: SessionArrays, hours_stores, store_group) -> SessionArrays:

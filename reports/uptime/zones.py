@@ -71,10 +71,7 @@ def local_to_utc(local_us: np.ndarray, zone_name: str, span: tuple[int, int] | N
     # Offset k applies to local times from (transition + the larger of the two offsets) on:
     # that threshold sends gap times and ambiguous times to the offset before the change.
     thresholds = np.array(
-        [
-            (transitions[k] + max(offsets[k], offsets[k + 1])) * MICROSECONDS_PER_SECOND
-            for k in range(len(transitions))
-        ],
+        [(transitions[k] + max(offsets[k], offsets[k + 1])) * MICROSECONDS_PER_SECOND for k in range(len(transitions))],
         dtype=np.int64,
     )
     which = np.searchsorted(thresholds, local_us, side="right")

@@ -208,7 +208,8 @@ def test_the_poll_page_picks_its_store_with_an_autocomplete(admin_client, stores
     page = admin_client.get(f"{POLLS}{poll.pk}/change/").content.decode()
     assert "admin-autocomplete" in page and "/admin/autocomplete/" in page
     found = admin_client.get(
-        "/admin/autocomplete/", {"app_label": "monitoring", "model_name": "statuspoll", "field_name": "store", "term": "20"}
+        "/admin/autocomplete/",
+        {"app_label": "monitoring", "model_name": "statuspoll", "field_name": "store", "term": "20"},
     )
     assert [item["text"] for item in found.json()["results"]] == ["200"]
 

@@ -27,8 +27,7 @@ def test_split_shifts_overnight_rows_and_24_hour_rows_read_as_written():
         (6, t("00:00"), t("23:59:59")),
     ]
     assert summarize_hours(rows) == (
-        "Mon 11:00–14:00, 17:00–22:00; Wed 22:00–02:00; Fri 24 h from 06:00; Sun 00:00–23:59:59; "
-        "closed Tue, Thu, Sat"
+        "Mon 11:00–14:00, 17:00–22:00; Wed 22:00–02:00; Fri 24 h from 06:00; Sun 00:00–23:59:59; closed Tue, Thu, Sat"
     )
 
 

@@ -17,9 +17,7 @@ from tests.factories import StatusPollFactory
 from tests.monitoring.csv_files import hours_file, polls_file, timezones_file
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-SUMMARY_LINE = re.compile(
-    r"polls store_status\.csv: 3 read, 2 inserted, 1 duplicates, 0 skipped in \d+\.\d s"
-)
+SUMMARY_LINE = re.compile(r"polls store_status\.csv: 3 read, 2 inserted, 1 duplicates, 0 skipped in \d+\.\d s")
 
 
 def feed_directory(tmp_path: Path) -> Path:
@@ -141,10 +139,7 @@ def test_manage_py_exits_non_zero_on_a_bad_row_and_keeps_nothing(transactional_d
     result = manage_py(str(directory))
 
     assert result.returncode == 1
-    assert (
-        "CommandError: store_status.csv line 3, field timestamp_utc: '2023-01-25 25:00:00 UTC'"
-        in result.stderr
-    )
+    assert "CommandError: store_status.csv line 3, field timestamp_utc: '2023-01-25 25:00:00 UTC'" in result.stderr
     assert result.stdout == ""
     assert not Store.objects.exists()
 
@@ -175,9 +170,7 @@ def test_progress_is_reported_per_file_in_bytes_read_up_to_the_file_size(tmp_pat
     directory = feed_directory(tmp_path)
     progress = RecordingProgress()
 
-    load_feeds(
-        polls=directory / "store_status.csv", timezones=directory / "timezones.csv.gz", progress=progress
-    )
+    load_feeds(polls=directory / "store_status.csv", timezones=directory / "timezones.csv.gz", progress=progress)
 
     assert [bar.label for bar in progress.bars] == ["timezones timezones.csv.gz", "polls store_status.csv"]
     for bar in progress.bars:

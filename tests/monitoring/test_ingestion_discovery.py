@@ -57,9 +57,7 @@ def test_two_files_for_one_feed_are_an_error(tmp_path):
     polls_file(tmp_path, [])
     polls_file(tmp_path, [], name="store_status.csv.gz")
 
-    with pytest.raises(
-        IngestionError, match="holds two polls files, store_status.csv and store_status.csv.gz"
-    ):
+    with pytest.raises(IngestionError, match="holds two polls files, store_status.csv and store_status.csv.gz"):
         find_feed_files(tmp_path)
 
 

@@ -30,9 +30,7 @@ def database_contents():
         sorted(Store.objects.values_list("store_id", flat=True)),
         sorted(StatusPoll.objects.values_list("store__store_id", "timestamp_utc", "status")),
         sorted(
-            BusinessHours.objects.values_list(
-                "store__store_id", "day_of_week", "start_time_local", "end_time_local"
-            )
+            BusinessHours.objects.values_list("store__store_id", "day_of_week", "start_time_local", "end_time_local")
         ),
         sorted(Timezone.objects.values_list("store__store_id", "timezone_str")),
     )
@@ -187,9 +185,7 @@ def test_nothing_of_the_run_is_kept_including_files_loaded_before_the_bad_one(tm
     # Time zones and hours load first and are fine; the polls file fails on its last row.
     zones = timezones_file(tmp_path, ["old,America/Denver", "new,America/Chicago"])
     hours = hours_file(tmp_path, ["old,1,08:00:00,12:00:00", "new,2,08:00:00,12:00:00"])
-    polls = polls_file(
-        tmp_path, ["new,active,2023-01-25 18:13:22 UTC", "old,active,2023-01-25 18:13:22 UTC", "x,y,z"]
-    )
+    polls = polls_file(tmp_path, ["new,active,2023-01-25 18:13:22 UTC", "old,active,2023-01-25 18:13:22 UTC", "x,y,z"])
 
     with pytest.raises(InvalidRow, match="store_status.csv line 4, field status"):
         load_feeds(polls=polls, hours=hours, timezones=zones)

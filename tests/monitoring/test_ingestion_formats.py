@@ -17,8 +17,7 @@ UTC = dt.UTC
 
 def stored_polls():
     return sorted(
-        (poll.store.store_id, poll.timestamp_utc, poll.status)
-        for poll in StatusPoll.objects.select_related("store")
+        (poll.store.store_id, poll.timestamp_utc, poll.status) for poll in StatusPoll.objects.select_related("store")
     )
 
 
@@ -30,9 +29,7 @@ def stored_hours():
 
 
 def test_a_plain_polls_file_loads_every_row_with_utc_times(tmp_path):
-    path = polls_file(
-        tmp_path, ["1,active,2023-01-25 18:13:22.47922 UTC", "2,inactive,2023-01-24 09:00:00.5 UTC"]
-    )
+    path = polls_file(tmp_path, ["1,active,2023-01-25 18:13:22.47922 UTC", "2,inactive,2023-01-24 09:00:00.5 UTC"])
 
     summary = load_feeds(polls=path)
 
@@ -164,9 +161,7 @@ def test_surrounding_spaces_and_upper_case_statuses_are_normalised(tmp_path):
 
 
 def test_blank_lines_are_ignored(tmp_path):
-    path = write_feed(
-        tmp_path / "store_status.csv", [POLLS_HEADER, "", "1,active,2023-01-25 18:13:22 UTC", "", ""]
-    )
+    path = write_feed(tmp_path / "store_status.csv", [POLLS_HEADER, "", "1,active,2023-01-25 18:13:22 UTC", "", ""])
 
     summary = load_feeds(polls=path)
 

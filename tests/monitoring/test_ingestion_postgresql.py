@@ -36,9 +36,7 @@ def polls_table_definition():
             " WHERE conrelid = 'monitoring_statuspoll'::regclass ORDER BY conname"
         )
         constraints = cursor.fetchall()
-        cursor.execute(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'monitoring_statuspoll' ORDER BY indexname"
-        )
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'monitoring_statuspoll' ORDER BY indexname")
         return constraints, cursor.fetchall()
 
 

@@ -38,9 +38,7 @@ def test_a_published_version_of_the_feeds_loads_completely(shared_data_dir, vers
     assert BusinessHours.objects.count() == len(hours)
     assert Timezone.objects.count() == len({row["store_id"] for row in zones})
     assert Store.objects.count() == len(expected_stores)
-    assert StatusPoll.objects.filter(status="inactive").count() == sum(
-        row["status"] == "inactive" for row in polls
-    )
+    assert StatusPoll.objects.filter(status="inactive").count() == sum(row["status"] == "inactive" for row in polls)
 
 
 def test_reloading_the_2023_feeds_changes_nothing(shared_data_dir):
@@ -52,10 +50,7 @@ def test_reloading_the_2023_feeds_changes_nothing(shared_data_dir):
     call_command("load_csvs", str(directory), stdout=out)
 
     assert [model.objects.count() for model in (Store, StatusPoll, BusinessHours, Timezone)] == counts
-    assert (
-        f"polls store_status.csv.gz: {counts[1]:,} read, 0 inserted, {counts[1]:,} duplicates"
-        in out.getvalue()
-    )
+    assert f"polls store_status.csv.gz: {counts[1]:,} read, 0 inserted, {counts[1]:,} duplicates" in out.getvalue()
 
 
 @pytest.mark.parametrize("version", ["loop-2023", "loop-2024"])

@@ -40,9 +40,7 @@ def test_reloading_the_same_file_adds_nothing(tmp_path):
 def test_an_overlapping_file_adds_only_the_new_polls(tmp_path):
     load_feeds(polls=polls_file(tmp_path, poll_rows(["1", "2"], range(0, 10)), name="first.csv"))
 
-    summary = load_feeds(
-        polls=polls_file(tmp_path, poll_rows(["1", "2", "3"], range(5, 15)), name="second.csv")
-    )
+    summary = load_feeds(polls=polls_file(tmp_path, poll_rows(["1", "2", "3"], range(5, 15)), name="second.csv"))
 
     assert (summary.feeds[0].inserted, summary.feeds[0].duplicates, summary.stores_created) == (20, 10, 1)
     assert StatusPoll.objects.count() == 40
@@ -107,9 +105,7 @@ def test_an_hours_file_gives_each_store_it_mentions_exactly_its_rows_and_leaves_
     BusinessHoursFactory(store__store_id="listed", day_of_week=1)
     BusinessHoursFactory(store__store_id="other", day_of_week=2)
 
-    summary = load_feeds(
-        hours=hours_file(tmp_path, ["listed,4,10:00:00,11:00:00", "new,5,12:00:00,13:00:00"])
-    )
+    summary = load_feeds(hours=hours_file(tmp_path, ["listed,4,10:00:00,11:00:00", "new,5,12:00:00,13:00:00"]))
 
     assert hours_of("listed") == [(4, dt.time(10), dt.time(11))]
     assert hours_of("other") == [(2, dt.time(9), dt.time(17))]
@@ -130,10 +126,7 @@ def test_reloading_an_hours_file_leaves_the_same_rows(tmp_path):
 
     load_feeds(hours=path)
 
-    assert (
-        sorted(BusinessHours.objects.values_list("store__store_id", "day_of_week", "start_time_local"))
-        == first
-    )
+    assert sorted(BusinessHours.objects.values_list("store__store_id", "day_of_week", "start_time_local")) == first
 
 
 def test_a_timezones_file_sets_the_zone_of_the_stores_it_mentions_and_leaves_others_alone(tmp_path):
@@ -142,9 +135,7 @@ def test_a_timezones_file_sets_the_zone_of_the_stores_it_mentions_and_leaves_oth
     TimezoneFactory(store__store_id="other", timezone_str="Asia/Beirut")
 
     summary = load_feeds(
-        timezones=timezones_file(
-            tmp_path, ["moved,America/New_York", "same,America/Denver", "new,Pacific/Honolulu"]
-        )
+        timezones=timezones_file(tmp_path, ["moved,America/New_York", "same,America/Denver", "new,Pacific/Honolulu"])
     )
 
     assert dict(Timezone.objects.values_list("store__store_id", "timezone_str")) == {
@@ -158,9 +149,7 @@ def test_a_timezones_file_sets_the_zone_of_the_stores_it_mentions_and_leaves_oth
 
 
 def test_a_store_listed_twice_with_the_same_zone_is_counted_once(tmp_path):
-    summary = load_feeds(
-        timezones=timezones_file(tmp_path, ["1,Asia/Beirut", "2,Asia/Beirut", "1,Asia/Beirut"])
-    )
+    summary = load_feeds(timezones=timezones_file(tmp_path, ["1,Asia/Beirut", "2,Asia/Beirut", "1,Asia/Beirut"]))
 
     assert (summary.feeds[0].inserted, summary.feeds[0].duplicates) == (2, 1)
     assert Store.objects.get(store_id="1").timezone_name == "Asia/Beirut"

@@ -30,7 +30,9 @@ def polls():
         dt.datetime(2023, 3, 12, 7, 30, tzinfo=UTC),
     ]
     for i, moment in enumerate(moments):
-        StatusPollFactory(store=first if i % 2 else second, timestamp_utc=moment, status="inactive" if i == 3 else "active")
+        StatusPollFactory(
+            store=first if i % 2 else second, timestamp_utc=moment, status="inactive" if i == 3 else "active"
+        )
     return moments
 
 

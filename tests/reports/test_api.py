@@ -14,8 +14,7 @@ from tests.reports.conftest import at
 
 pytestmark = pytest.mark.django_db
 HEADER = (
-    "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,"
-    "downtime_last_hour,downtime_last_day,downtime_last_week"
+    "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,downtime_last_hour,downtime_last_day,downtime_last_week"
 )
 
 
@@ -286,7 +285,10 @@ def test_a_report_resource_and_its_csv(trigger, client, worked_examples):
     assert resource["url"] == f"http://testserver/api/reports/{report_id}/"
     assert resource["download_url"] == f"http://testserver/api/reports/{report_id}/csv"
     assert (resource["status"], resource["store_count"], resource["attempts"], resource["error"]) == (
-        "Complete", 2, 1, ""
+        "Complete",
+        2,
+        1,
+        "",
     )
     assert resource["duration_seconds"] >= 0
     response = client.get(f"/api/reports/{report_id}/csv")

@@ -13,8 +13,7 @@ from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactor
 pytestmark = pytest.mark.django_db
 UTC = dt.timezone.utc
 HEADER = (
-    "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,"
-    "downtime_last_hour,downtime_last_day,downtime_last_week"
+    "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,downtime_last_hour,downtime_last_day,downtime_last_week"
 )
 
 
@@ -78,7 +77,9 @@ def test_the_snapshot_keeps_microseconds_zones_and_hours():
     store = StoreFactory(store_id="s")
     StatusPollFactory(store=store, timestamp_utc=at("2023-01-25 18:13:22.479220"), status="inactive")
     StatusPollFactory(store=store, timestamp_utc=at("2023-01-25 18:13:00"), status="active")
-    BusinessHoursFactory(store=store, day_of_week=6, start_time_local=dt.time(23, 59, 59), end_time_local=dt.time(0, 10))
+    BusinessHoursFactory(
+        store=store, day_of_week=6, start_time_local=dt.time(23, 59, 59), end_time_local=dt.time(0, 10)
+    )
     other = StoreFactory(store_id="t")
     TimezoneFactory(store=other, timezone_str="Asia/Beirut")
     snapshot = read_snapshot(None, dt.timedelta(days=14))

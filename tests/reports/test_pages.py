@@ -72,7 +72,12 @@ def test_generate_report_triggers_a_report_and_goes_back_to_the_dashboard(
         response = client.post("/reports/generate/", {"as_of": "2023-01-25T12:00:00Z", "method": "nearest"})
     assert response.status_code == 302 and response.url == "/#reports"
     report = Report.objects.get()
-    assert (report.status, report.as_of, report.method, report.store_count) == ("Complete", at("2023-01-25 12:00"), "nearest", 2)
+    assert (report.status, report.as_of, report.method, report.store_count) == (
+        "Complete",
+        at("2023-01-25 12:00"),
+        "nearest",
+        2,
+    )
     follow = client.get("/").content.decode()
     assert f"Report {report.report_id} queued" in follow
 
@@ -90,7 +95,9 @@ def test_generate_report_says_so_when_the_job_queue_cannot_take_it(client, monke
     assert "queued: its status" not in page
 
 
-def test_generate_report_without_parameters_uses_the_newest_poll(client, worked_examples, django_capture_on_commit_callbacks):
+def test_generate_report_without_parameters_uses_the_newest_poll(
+    client, worked_examples, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/reports/generate/")
     report = Report.objects.get()

@@ -155,7 +155,9 @@ def test_the_store_week_draws_a_row_per_local_day_and_the_figures_in_green_and_r
     shown_up = float(page.locator('td[data-column="uptime_last_week"]').inner_text().split()[0])
     shown_down = float(page.locator('td[data-column="downtime_last_week"]').inner_text().split()[0])
     assert abs(up / HOUR_US - shown_up) <= 0.005 and abs(down / HOUR_US - shown_down) <= 0.005
-    assert page.locator("#figures").get_attribute("data-row") == ",".join(next(r for r in figures.rows() if r[0] == store_id))
+    assert page.locator("#figures").get_attribute("data-row") == ",".join(
+        next(r for r in figures.rows() if r[0] == store_id)
+    )
     # The drawn lengths are the durations at one scale (24 h across the chart in a normal week).
     scale = page.evaluate("document.querySelector('#timeline').viewBox.baseVal.width") - 104 - 14
     assert drawn_width(page, "active") == pytest.approx(up / HOUR_US * scale / 24, abs=0.5)
@@ -167,7 +169,9 @@ def test_a_daylight_saving_week_has_a_23_hour_row_and_still_adds_up(live_server,
     store = StoreFactory(store_id="dst")  # America/Chicago by default, open 24/7
     start = dt.datetime(2023, 3, 8, tzinfo=UTC)
     for hour in range(0, 8 * 24, 5):
-        StatusPollFactory(store=store, timestamp_utc=start + dt.timedelta(hours=hour), status="inactive" if hour % 3 else "active")
+        StatusPollFactory(
+            store=store, timestamp_utc=start + dt.timedelta(hours=hour), status="inactive" if hour % 3 else "active"
+        )
     as_of = dt.datetime(2023, 3, 15, 18, tzinfo=UTC)
     page = open_page()
     page.goto(f"{live_server.url}/stores/dst/?as_of=2023-03-15T18:00:00Z&method=nearest")

@@ -255,7 +255,10 @@ def test_migrate_keeps_one_recovery_schedule_every_minute():
     tasks.ensure_recovery_schedule()
     (schedule,) = Schedule.objects.filter(name=tasks.RECOVERY_SCHEDULE)
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
-        "reports.tasks.recover_stalled_reports", Schedule.MINUTES, 1, -1
+        "reports.tasks.recover_stalled_reports",
+        Schedule.MINUTES,
+        1,
+        -1,
     )
 
 
@@ -270,7 +273,9 @@ def test_django_q2_s_scheduler_runs_the_recovery_when_it_is_due():
 
 def test_the_scheduled_recovery_task_describes_what_it_did():
     stalled(attempts=settings.REPORT_MAX_ATTEMPTS)
-    assert tasks.recover_stalled_reports() == "0 stalled report(s) re-queued, 1 failed, 0 pending report(s) queued again"
+    assert (
+        tasks.recover_stalled_reports() == "0 stalled report(s) re-queued, 1 failed, 0 pending report(s) queued again"
+    )
 
 
 # --- Settings ------------------------------------------------------------------------------
@@ -281,7 +286,12 @@ def q_cluster_for(**env):
     code = "import json, storemonitor.settings as s; print(json.dumps(s.Q_CLUSTER))"
     clean = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REPORT_TIMEOUT_SECONDS", "Q_WORKERS")}
     result = subprocess.run(
-        [sys.executable, "-c", code], env={**clean, **env}, cwd=settings.BASE_DIR, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        env={**clean, **env},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(result.stdout)
 

@@ -21,7 +21,9 @@ def us(text, zone="UTC"):
 
 
 def empty_timeline(zone, as_of_us):
-    return week_timeline(zone, as_of_us, (EMPTY, EMPTY), (EMPTY, EMPTY, EMPTY.astype(bool)), (EMPTY, EMPTY.astype(bool)))
+    return week_timeline(
+        zone, as_of_us, (EMPTY, EMPTY), (EMPTY, EMPTY, EMPTY.astype(bool)), (EMPTY, EMPTY.astype(bool))
+    )
 
 
 def report_and_timeline(zone, as_of_us, polls, hours=(), method="last_known"):
@@ -100,7 +102,10 @@ def test_half_hour_zones_mark_their_own_full_hours():
 def test_spans_are_cut_to_the_window_and_to_each_day():
     as_of = us("2023-01-25 12:00")
     start = as_of - WEEK_US
-    sessions = (np.array([start - HOUR_US, us("2023-01-20 22:00")]), np.array([start + HOUR_US, us("2023-01-21 02:00")]))
+    sessions = (
+        np.array([start - HOUR_US, us("2023-01-20 22:00")]),
+        np.array([start + HOUR_US, us("2023-01-21 02:00")]),
+    )
     timeline = week_timeline("UTC", as_of, sessions, (EMPTY, EMPTY, EMPTY.astype(bool)), (EMPTY, EMPTY.astype(bool)))
     spans = [(day.date.day, s.start_us, s.end_us) for day in timeline.days for s in day.sessions]
     assert spans == [
@@ -132,8 +137,10 @@ def test_drawn_green_and_red_add_up_to_the_calculators_week_figures_exactly(zone
     as_of = us(as_of_text)
     rng = np.random.default_rng(zlib.crc32(f"{zone} {as_of_text} {method}".encode()))
     poll_times = np.sort(rng.integers(as_of - 10 * MICROSECONDS_PER_DAY, as_of + HOUR_US, size=300))
-    polls = [("s", dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=int(t)), rng.random() < 0.7)
-             for t in poll_times]
+    polls = [
+        ("s", dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=int(t)), rng.random() < 0.7)
+        for t in poll_times
+    ]
     hours = [("s", day, dt.time(9), dt.time(17)) for day in range(5)] + [
         ("s", 5, dt.time(22), dt.time(2)),  # overnight
         ("s", 6, dt.time(1, 30), dt.time(3, 30)),  # across the spring gap and the autumn repeat
@@ -155,7 +162,10 @@ def test_an_always_open_store_is_one_session_over_the_whole_week():
 
 def test_the_drawing_scales_every_row_alike_and_keeps_the_exact_times():
     as_of = us("2023-11-08 18:00", "America/Chicago")
-    polls = [("s", dt.datetime(2023, 11, 4, 12, tzinfo=UTC), True), ("s", dt.datetime(2023, 11, 6, 12, tzinfo=UTC), False)]
+    polls = [
+        ("s", dt.datetime(2023, 11, 4, 12, tzinfo=UTC), True),
+        ("s", dt.datetime(2023, 11, 6, 12, tzinfo=UTC), False),
+    ]
     figures, timeline = report_and_timeline("America/Chicago", as_of, polls)
     drawing = draw_week(timeline)
     assert len(drawing.rows) == len(timeline.days) == 8

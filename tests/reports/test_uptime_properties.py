@@ -69,9 +69,7 @@ def stores(draw, as_of):
     # Poll offsets before as_of, in microseconds; includes the lookback's edges and as_of.
     span = (LOOKBACK + dt.timedelta(days=2)) // dt.timedelta(microseconds=1)
     edges = [0, LOOKBACK // dt.timedelta(microseconds=1)]
-    offsets = draw(
-        st.sets(st.one_of(st.integers(-3_600_000_000, span), st.sampled_from(edges)), max_size=40)
-    )
+    offsets = draw(st.sets(st.one_of(st.integers(-3_600_000_000, span), st.sampled_from(edges)), max_size=40))
     polls = [(as_of - dt.timedelta(microseconds=o), draw(st.booleans())) for o in sorted(offsets)]
     hours = draw(st.one_of(st.just([]), st.lists(hours_rows, min_size=1, max_size=12)))
     zone = draw(st.one_of(st.none(), st.sampled_from(ZONES)))

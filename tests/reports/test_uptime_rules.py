@@ -80,7 +80,9 @@ def test_worked_example_b_with_nearest():
 
 
 def test_rule_1_polls_after_as_of_are_ignored():
-    rows = report([("s", "2023-01-25 11:00", "active"), ("s", "2023-01-25 11:30", "inactive")], as_of="2023-01-25 11:20")
+    rows = report(
+        [("s", "2023-01-25 11:00", "active"), ("s", "2023-01-25 11:30", "inactive")], as_of="2023-01-25 11:20"
+    )
     assert figures(rows["s"])[:1] + figures(rows["s"])[3:4] == (60, 0)
 
 
@@ -199,7 +201,9 @@ def test_rule_5_a_missing_local_time_uses_the_offset_before_the_change():
     # 02:30 does not exist in Chicago on 2023-03-12; read with CST (-6) it is 08:30 UTC,
     # so 02:30-04:00 local is 08:30-09:00 UTC: half an hour.
     rows = report(
-        [("s", "2023-03-12 08:45", "active")], [("s", SUN, "02:30", "04:00")], {"s": "America/Chicago"},
+        [("s", "2023-03-12 08:45", "active")],
+        [("s", SUN, "02:30", "04:00")],
+        {"s": "America/Chicago"},
         as_of="2023-03-12 12:00",
     )
     assert figures(rows["s"]) == (0, 0.5, 0.5, 0, 0, 0)
@@ -209,7 +213,9 @@ def test_rule_5_an_ambiguous_local_time_is_its_first_occurrence():
     # 01:30 happens twice in Chicago on 2023-11-05; the first (CDT, -5) is 06:30 UTC.
     # 01:30-03:00 local is 06:30 UTC to 09:00 UTC: two and a half hours.
     rows = report(
-        [("s", "2023-11-05 07:00", "active")], [("s", SUN, "01:30", "03:00")], {"s": "America/Chicago"},
+        [("s", "2023-11-05 07:00", "active")],
+        [("s", SUN, "01:30", "03:00")],
+        {"s": "America/Chicago"},
         as_of="2023-11-05 12:00",
     )
     assert figures(rows["s"]) == (0, 2.5, 2.5, 0, 0, 0)

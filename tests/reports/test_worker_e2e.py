@@ -104,7 +104,9 @@ def test_a_report_triggered_over_http_completes_in_a_real_worker(live_server, st
 def test_twenty_reports_triggered_at_once_all_complete(live_server, start_worker, worked_examples):
     start_worker()
     bodies = [
-        None if i % 4 == 0 else {"as_of": f"2023-01-25T{8 + i % 5:02d}:00:00Z", "method": ("nearest", "last_known")[i % 2]}
+        None
+        if i % 4 == 0
+        else {"as_of": f"2023-01-25T{8 + i % 5:02d}:00:00Z", "method": ("nearest", "last_known")[i % 2]}
         for i in range(20)
     ]
     with ThreadPoolExecutor(max_workers=20) as pool:
