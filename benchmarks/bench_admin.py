@@ -6,8 +6,9 @@
 
 Requests each page in-process with Django's test client as a temporary staff user
 (``bench-admin``, deleted with its session at the end), several times, and prints the median
-wall time, the number of queries and the slowest query. Nothing is asserted (the machine is shared and noisy); the tests bound the
-query counts. Needs a database that `load_csvs` filled, e.g. 14,000 stores and ~1.9 M polls.
+wall time, the number of queries and the slowest query. Nothing is asserted (the machine is
+shared and noisy); the tests bound the query counts. Needs a database that `load_csvs` filled,
+e.g. 14,000 stores and ~1.9 M polls.
 """
 
 import os
@@ -99,8 +100,8 @@ def measure(client, connection, settings, repeat: int) -> None:
 
 
 def _estimate(connection) -> int:
-    from monitoring.stats import count_rows
     from monitoring.models import StatusPoll
+    from monitoring.stats import count_rows
 
     return count_rows(StatusPoll.objects.all()).value
 

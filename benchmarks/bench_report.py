@@ -17,12 +17,13 @@ import random
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def timed_child(args, env):
@@ -80,11 +81,16 @@ def prepare_database(args) -> dict:
         )
     with psycopg.connect(f"{args.server}/{args.database}") as conn:
         polls = conn.execute("SELECT count(*) FROM monitoring_statuspoll").fetchone()[0]
-    expected = sum(1 for _ in open(feeds_dir / "store_status.csv")) - 1
+    expected = count_lines(feeds_dir / "store_status.csv") - 1
     if polls != expected:
         print(f"loading {expected:,} polls with load_csvs ...", flush=True)
         subprocess.run([PYTHON, "manage.py", "load_csvs", str(feeds_dir)], env=env, cwd=ROOT, check=True)
     return env
+
+
+def count_lines(path) -> int:
+    with open(path, "rb") as stream:
+        return sum(1 for _ in stream)
 
 
 def replicate(feeds, times):
@@ -150,13 +156,17 @@ def reference_run(feeds, as_of, lookback, method):
     epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
     polls = {i: [] for i in range(len(feeds.store_ids))}
     for store, micros, active in zip(
-        feeds.poll_store.tolist(), feeds.poll_time_us.tolist(), feeds.poll_active.tolist()
+        feeds.poll_store.tolist(), feeds.poll_time_us.tolist(), feeds.poll_active.tolist(), strict=True
     ):
         polls[store].append((epoch + dt.timedelta(microseconds=micros), active))
     hours = {i: [] for i in range(len(feeds.store_ids))}
     midnight = dt.datetime(2000, 1, 1)
     for store, day, start, end in zip(
-        feeds.hours_store.tolist(), feeds.hours_day.tolist(), feeds.hours_start_us.tolist(), feeds.hours_end_us.tolist()
+        feeds.hours_store.tolist(),
+        feeds.hours_day.tolist(),
+        feeds.hours_start_us.tolist(),
+        feeds.hours_end_us.tolist(),
+        strict=True,
     ):
         hours[store].append(
             (
@@ -204,7 +214,7 @@ def main():
     # 1. The whole process, as an operator runs it.
     out = ROOT / "benchmarks" / "out" / "report.csv"
     runs = [timed_child(["generate_report", "--out", str(out)], env) for _ in range(args.repeats)]
-    rows = sum(1 for _ in open(out)) - 1
+    rows = count_lines(out) - 1
     print(f"\n## manage.py generate_report (whole process: start, read, compute, CSV), {rows:,} stores")
     print(
         f"best {min(s for s, _ in runs):.2f} s; runs {', '.join(f'{s:.2f}' for s, _ in runs)} s; "
@@ -224,7 +234,7 @@ def main():
     print("\n## engine compute alone (compute_uptime)")
     engine = {}
     for method in ("last_known", "nearest"):
-        best, runs_, result = best_of(args.repeats, lambda: compute_uptime(feeds, as_of_us, lookback_us, method))
+        best, runs_, result = best_of(args.repeats, partial(compute_uptime, feeds, as_of_us, lookback_us, method))
         engine[method] = best
         print(
             f"{method:>10}: best {best:.3f} s; runs {', '.join(f'{s:.3f}' for s in runs_)} s; "
@@ -267,7 +277,7 @@ def main():
     base = None
     for times in [int(x) for x in args.scales.split(",")]:
         scaled = replicate(feeds, times)
-        best, _, _ = best_of(args.repeats, lambda: compute_uptime(scaled, as_of_us, lookback_us))
+        best, _, _ = best_of(args.repeats, partial(compute_uptime, scaled, as_of_us, lookback_us))
         base = base or best / times  # the first scale's time per copy of the data
         print(
             f"| {len(scaled.store_ids):,} | {len(scaled.poll_store):,} | {best:.3f} | "

@@ -10,9 +10,9 @@ from django.db.models import F, OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from monitoring.big_tables import EstimatedCountPaginator, ProbedDatetimesQuerySet
 from monitoring.hours import summarize_hours
 from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
-from monitoring.big_tables import EstimatedCountPaginator, ProbedDatetimesQuerySet
 from monitoring.timezones import DEFAULT_TIMEZONE
 
 DEFAULT_ZONE_LABEL = f"{DEFAULT_TIMEZONE} (default)"
@@ -131,7 +131,7 @@ class StoreAdmin(admin.ModelAdmin):
             "<tr><th>last {}</th><td>{} {}</td><td>{} {}</td></tr>",
             (
                 (up.window, up.value, up.unit, down.value, down.unit)
-                for up, down in zip(report.figures[:3], report.figures[3:])
+                for up, down in zip(report.figures[:3], report.figures[3:], strict=True)
             ),
         )
         return format_html(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # The newest poll of the full 2023 feed: the default "now", so output never depends on the clock.
 DEFAULT_END = dt.datetime(2023, 1, 25, 18, 13, 22, 479220, tzinfo=UTC)
@@ -223,7 +223,7 @@ def _draw_traits(rng: np.random.Generator, stores: int, slots: int) -> dict[str,
         "forced_burst": np.zeros(stores, dtype=bool),
     }
     shape_names = list(HOURS_SHAPES)
-    for store, feature in zip(rng.permutation(stores), FORCED_FEATURES):
+    for store, feature in zip(rng.permutation(stores), FORCED_FEATURES, strict=False):
         if feature in HOURS_SHAPES:
             traits["shape"][store] = shape_names.index(feature)
         elif feature == "closed_days":

@@ -9,7 +9,6 @@ import datetime as dt
 import struct
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 from django.db import connection, transaction
@@ -33,8 +32,8 @@ class FeedSnapshot:
     midnight. ``as_of`` is the resolved report time (None when there are no polls at all).
     """
 
-    as_of: Optional[dt.datetime]
-    newest_poll: Optional[dt.datetime]
+    as_of: dt.datetime | None
+    newest_poll: dt.datetime | None
     store_ids: list[str]
     store_zones: list[str]
     poll_store: np.ndarray
@@ -46,7 +45,7 @@ class FeedSnapshot:
     hours_end_us: np.ndarray
 
 
-def read_snapshot(as_of: Optional[dt.datetime], lookback: dt.timedelta, store_id: Optional[str] = None) -> FeedSnapshot:
+def read_snapshot(as_of: dt.datetime | None, lookback: dt.timedelta, store_id: str | None = None) -> FeedSnapshot:
     """The feeds as of ``as_of`` (default: the newest poll), polls limited to the lookback.
 
     With ``store_id`` only that store is read (for a store's own page).
@@ -75,7 +74,7 @@ def read_snapshot(as_of: Optional[dt.datetime], lookback: dt.timedelta, store_id
 
         zone_pk, zone_names = _columns(zones.values_list("store_id", "timezone_str"), 2)
         store_zones = [DEFAULT_TIMEZONE] * len(store_ids)
-        for position, zone in zip(_positions(store_pks, zone_pk).tolist(), zone_names):
+        for position, zone in zip(_positions(store_pks, zone_pk).tolist(), zone_names, strict=True):
             store_zones[position] = zone
 
         hours_pk, days, opens, closes = _columns(
@@ -123,7 +122,7 @@ def read_transaction():
             yield
 
 
-def newest_poll_time(polls=None) -> Optional[dt.datetime]:
+def newest_poll_time(polls=None) -> dt.datetime | None:
     """The newest poll timestamp (of ``polls``, default all): the default as_of of a report."""
     polls = StatusPoll.objects.all() if polls is None else polls
     return polls.order_by("-timestamp_utc").values_list("timestamp_utc", flat=True).first()
@@ -131,7 +130,7 @@ def newest_poll_time(polls=None) -> Optional[dt.datetime]:
 
 def _columns(rows, width):
     rows = list(rows)
-    return tuple(zip(*rows)) if rows else ((),) * width
+    return tuple(zip(*rows, strict=True)) if rows else ((),) * width
 
 
 def _positions(store_pks: np.ndarray, pks) -> np.ndarray:

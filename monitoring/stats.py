@@ -8,7 +8,6 @@ default, for small data) always counts.
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Optional
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
@@ -58,7 +57,7 @@ def _planner_rows(queryset, connection) -> int:
 class FeedStats:
     stores: RowCount
     polls: RowCount
-    newest_poll: Optional[dt.datetime]
+    newest_poll: dt.datetime | None
 
 
 def feed_stats() -> FeedStats:

@@ -1,6 +1,6 @@
 """Time zone names: validation against the tz database shipped with Python/tzdata."""
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.core.exceptions import ValidationError
@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 DEFAULT_TIMEZONE = "America/Chicago"
 
 
-@lru_cache(maxsize=None)
+@cache
 def is_valid_timezone(name: str) -> bool:
     """True when ``name`` is a zone of the tz database (e.g. ``America/Chicago``)."""
     if not name or name != name.strip():

@@ -17,7 +17,6 @@ import socket
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Optional
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -40,7 +39,7 @@ Status = Report.Status
 PROGRESS_WRITE_SECONDS = 1.0
 
 
-def do_trigger_report(*, as_of: Optional[dt.datetime] = None, method: str = "last_known") -> Report:
+def do_trigger_report(*, as_of: dt.datetime | None = None, method: str = "last_known") -> Report:
     """Create a Pending report and queue its task when the current transaction commits.
 
     ``as_of`` must be timezone-aware; None means "the newest poll", resolved by the task
@@ -55,7 +54,7 @@ def do_trigger_report(*, as_of: Optional[dt.datetime] = None, method: str = "las
     return report
 
 
-def do_run_report(report_pk: int) -> Optional[str]:
+def do_run_report(report_pk: int) -> str | None:
     """Run a Pending report to Complete or Failed; returns the final status.
 
     Returns None, doing nothing, when the report is not Pending (another delivery of the
@@ -116,7 +115,7 @@ class Recovery:
         )
 
 
-def recover_stalled_reports(*, now: Optional[dt.datetime] = None) -> Recovery:
+def recover_stalled_reports(*, now: dt.datetime | None = None) -> Recovery:
     """Deal with reports whose task is gone.
 
     A Running report whose heartbeat is older than REPORT_STALL_SECONDS lost its worker: it
@@ -180,14 +179,14 @@ class _Run:
     def beat(self) -> bool:
         return self.update(heartbeat_at=timezone.now())
 
-    def fail(self, error: str) -> Optional[str]:
+    def fail(self, error: str) -> str | None:
         if self.update(status=Status.FAILED, error=error, finished_at=timezone.now()):
             log.info("report %s failed: %s", self.report.report_id, error)
             return Status.FAILED
         return None
 
 
-def _claim(report_pk: int) -> Optional[_Run]:
+def _claim(report_pk: int) -> _Run | None:
     now = timezone.now()
     claimed = Report.objects.filter(pk=report_pk, status=Status.PENDING).update(
         status=Status.RUNNING,

@@ -97,7 +97,7 @@ class ReportAdmin(admin.ModelAdmin):
         # Seconds matter (the default as_of is the newest poll, e.g. 18:13:22.479220).
         if report.as_of is None:
             return "newest poll (when it runs)"
-        return f"{report.as_of.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S.%f}".rstrip("0").rstrip(".")
+        return f"{report.as_of.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S.%f}".rstrip("0").rstrip(".")
 
     @admin.display(description="method", ordering="method")
     def method_name(self, report):
@@ -109,7 +109,7 @@ class ReportAdmin(admin.ModelAdmin):
 
     @admin.display(description="created (UTC)", ordering="created_at")
     def created(self, report):
-        return f"{report.created_at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S}"
+        return f"{report.created_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"
 
     @admin.display(description="duration")
     def duration_text(self, report):

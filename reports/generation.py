@@ -5,8 +5,9 @@ The management command, the background job and the store pages all call these fu
 
 import csv
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, TextIO
+from typing import TextIO
 
 from django.conf import settings
 
@@ -52,7 +53,7 @@ def parse_as_of(text: str) -> dt.datetime:
         raise ValueError(
             f"“{text.strip()}” is not a time: write it like 2023-01-25T18:13:22Z (UTC when no offset is given)."
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def lookback() -> dt.timedelta:
@@ -60,10 +61,10 @@ def lookback() -> dt.timedelta:
 
 
 def compute_report(
-    as_of: Optional[dt.datetime] = None,
+    as_of: dt.datetime | None = None,
     method: str = "last_known",
-    progress: Optional[ProgressCallback] = None,
-    store_id: Optional[str] = None,
+    progress: ProgressCallback | None = None,
+    store_id: str | None = None,
 ) -> ReportData:
     """Figures for every store (or one) as of ``as_of`` (default: the newest poll)."""
     report = progress or (lambda fraction, stage: None)

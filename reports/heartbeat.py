@@ -7,7 +7,7 @@ heartbeat stops lost its worker (see ``reports.actions.recover_stalled_reports``
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from django.db import DatabaseError, connections
 

@@ -7,7 +7,6 @@ store's row of a full report with the same as_of and method.
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Optional
 
 from monitoring.hours import summarize_hours
 from monitoring.models import Store
@@ -42,7 +41,7 @@ class StoreFigures:
     data: ReportData
 
     @property
-    def row(self) -> Optional[list[str]]:
+    def row(self) -> list[str] | None:
         if not self.figures:
             return None
         by_column = {f.column: f.value for f in self.figures}
@@ -59,7 +58,7 @@ class StoreWeek:
     timeline: WeekTimeline
 
 
-def store_figures(store_id: str, as_of: Optional[dt.datetime] = None, method: str = "last_known") -> StoreFigures:
+def store_figures(store_id: str, as_of: dt.datetime | None = None, method: str = "last_known") -> StoreFigures:
     """The store's six figures; ``as_of`` defaults to the newest poll of all stores (a report's
     default), not the store's own. Raises NoPollsError when the database holds no polls."""
     if as_of is None:
@@ -70,7 +69,7 @@ def store_figures(store_id: str, as_of: Optional[dt.datetime] = None, method: st
     return StoreFigures(store_id=store_id, as_of=data.as_of, method=method, figures=_figures(data), data=data)
 
 
-def store_week(store: Store, as_of: Optional[dt.datetime] = None, method: str = "last_known") -> StoreWeek:
+def store_week(store: Store, as_of: dt.datetime | None = None, method: str = "last_known") -> StoreWeek:
     """Figures and week timeline of ``store`` (fetched with its time zone and business hours)."""
     report = store_figures(store.store_id, as_of, method)
     snapshot, figures = report.data.snapshot, report.data.figures
@@ -103,7 +102,7 @@ def _figures(data: ReportData) -> list[Figure]:
     if len(figures) == 0:
         return []
     (row,) = list(figures.rows())
-    values = dict(zip(CSV_COLUMNS, row))
+    values = dict(zip(CSV_COLUMNS, row, strict=True))
     result = []
     for which in ("uptime", "downtime"):
         for window in WINDOWS:

@@ -12,7 +12,7 @@ marks, so the jump of the clock shows where it happens.
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Optional
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -35,7 +35,7 @@ class Span:
     start_us: int
     end_us: int
     offset_us: int
-    active: Optional[bool] = None
+    active: bool | None = None
 
     @property
     def duration_us(self) -> int:
@@ -49,9 +49,9 @@ class Tick:
 
     time_us: int
     offset_us: int
-    active: Optional[bool] = None
-    hour: Optional[int] = None
-    shift_minutes: Optional[int] = None
+    active: bool | None = None
+    hour: int | None = None
+    shift_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def week_timeline(
     poll_active = np.asarray(polls[1], dtype=bool)
 
     days = []
-    for (date, day_start), (_, day_end) in zip(boundaries[:-1], boundaries[1:]):
+    for (date, day_start), (_, day_end) in pairwise(boundaries):
         low, high = max(day_start, start_us), min(day_end, as_of_us)
         last_row = day_end >= as_of_us
         in_row = (poll_time >= low) & ((poll_time < high) | (last_row & (poll_time == as_of_us)))
@@ -138,7 +138,7 @@ def week_timeline(
                 segments=_cut(segment_start, segment_end, segment_active, low, high, day_start),
                 polls=[
                     Tick(time_us=t, offset_us=t - day_start, active=a)
-                    for t, a in zip(poll_time[in_row].tolist(), poll_active[in_row].tolist())
+                    for t, a in zip(poll_time[in_row].tolist(), poll_active[in_row].tolist(), strict=True)
                 ],
                 hour_marks=_hour_marks(zone, day_start, day_end),
                 clock_changes=_clock_changes(zone, day_start, day_end),
@@ -156,7 +156,7 @@ def local_midnights(zone: str, start_us: int, end_us: int) -> list[tuple[dt.date
     last = _local_date(end_us - 1, tz)
     dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 2)]
     local_us = np.array([(d - _EPOCH_DATE).days * MICROSECONDS_PER_DAY for d in dates], dtype=np.int64)
-    return list(zip(dates, local_to_utc(local_us, zone).tolist()))
+    return list(zip(dates, local_to_utc(local_us, zone).tolist(), strict=True))
 
 
 def _local_date(moment_us: int, tz: ZoneInfo) -> dt.date:
@@ -170,7 +170,8 @@ def _cut(start, end, active, low, high, day_start) -> list[Span]:
     cut_end = np.minimum(end[chosen], high).tolist()
     statuses = active[chosen].tolist() if active is not None else [None] * len(chosen)
     spans = [
-        Span(start_us=s, end_us=e, offset_us=s - day_start, active=a) for s, e, a in zip(cut_start, cut_end, statuses)
+        Span(start_us=s, end_us=e, offset_us=s - day_start, active=a)
+        for s, e, a in zip(cut_start, cut_end, statuses, strict=True)
     ]
     return sorted(spans, key=lambda span: span.start_us)
 
@@ -193,7 +194,7 @@ def _clock_changes(zone: str, day_start: int, day_end: int) -> list[Tick]:
     pieces = _offset_pieces(zone, day_start, day_end)
     return [
         Tick(time_us=low, offset_us=low - day_start, shift_minutes=(offset - before) // 60_000_000)
-        for (_, _, before), (low, _, offset) in zip(pieces, pieces[1:])
+        for (_, _, before), (low, _, offset) in pairwise(pieces)
     ]
 
 

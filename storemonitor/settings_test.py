@@ -1,6 +1,6 @@
 """Settings for the test suite: the normal settings plus what tests need to be deterministic."""
 
-from storemonitor.settings import *  # noqa: F401,F403
+from storemonitor.settings import *
 from storemonitor.settings import DATABASES, Q_CLUSTER, VAR_DIR
 
 # Fast, insecure hashing: tests create users.

@@ -20,7 +20,7 @@ class StatusPollFactory(factory.django.DjangoModelFactory):
         model = StatusPoll
 
     store = factory.SubFactory(StoreFactory)
-    timestamp_utc = factory.Sequence(lambda n: dt.datetime(2023, 1, 18, tzinfo=dt.timezone.utc) + dt.timedelta(hours=n))
+    timestamp_utc = factory.Sequence(lambda n: dt.datetime(2023, 1, 18, tzinfo=dt.UTC) + dt.timedelta(hours=n))
     status = StatusPoll.Status.ACTIVE
 
 

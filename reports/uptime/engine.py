@@ -1,8 +1,9 @@
 """The calculator's entry point: ``compute_uptime`` turns one snapshot into the report figures."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Optional
+from itertools import pairwise
 
 import numpy as np
 
@@ -80,7 +81,7 @@ def compute_uptime(
     as_of_us: int,
     lookback_us: int,
     method: str = "last_known",
-    progress: Optional[ProgressCallback] = None,
+    progress: ProgressCallback | None = None,
     block_polls: int = BLOCK_POLLS,
 ) -> UptimeFigures:
     """Uptime and downtime of every store with a poll in ``[as_of - lookback, as_of]``."""
@@ -149,7 +150,7 @@ def _store_blocks(store_starts: np.ndarray, n_polls: int, block_polls: int) -> l
     targets = np.arange(block_polls, n_polls, block_polls)
     cuts = np.searchsorted(store_starts, targets, side="right") - 1
     bounds = np.unique(np.concatenate(([0], cuts, [len(store_starts)])))
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    return list(pairwise(bounds.tolist()))
 
 
 def _concatenate(parts, fields):

@@ -78,7 +78,7 @@ class FeedArrays:
         )
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def epoch_microseconds(moment: dt.datetime) -> int:

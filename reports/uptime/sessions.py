@@ -87,7 +87,7 @@ def _group_by_zone_and_pattern(store_zones: list[str], hours: WeeklyHours):
     group_of_key: dict = {}
     group_zones, group_patterns = [], []
     store_group = np.empty(len(hours_stores), dtype=np.int64)
-    for i, (first, last) in enumerate(zip(firsts.tolist(), lasts.tolist())):
+    for i, (first, last) in enumerate(zip(firsts.tolist(), lasts.tolist(), strict=True)):
         zone = store_zones[hours_stores[i]]
         block = pattern_rows[first:last]
         key = (zone, block.tobytes())

@@ -6,7 +6,7 @@ hour in spring) is read with the offset in force before the change.
 """
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -16,7 +16,7 @@ from reports.uptime.inputs import MICROSECONDS_PER_SECOND
 _PROBE_STEP_SECONDS = 3600  # offsets never change twice within an hour
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 

@@ -13,7 +13,7 @@ from reports.store_week import store_figures
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 
 pytestmark = pytest.mark.django_db
-UTC = dt.timezone.utc
+UTC = dt.UTC
 STORES = "/admin/monitoring/store/"
 POLLS = "/admin/monitoring/statuspoll/"
 # Session, user, COUNT of the page's stores, the page, hours of its stores (one prefetch),
@@ -64,9 +64,12 @@ def test_the_store_list_shows_zone_hours_and_the_newest_poll(admin_client, store
     assert response.status_code == 200
     page = response.content.decode()
     assert listed_store_ids(response) == ["100", "200", "300"]
-    assert "America/Chicago (default)" in page and "America/New_York" in page
-    assert "24/7" in page and "Mon–Fri 09:00–17:00; closed Sat–Sun" in page
-    assert "2023-01-25 11:30:00" in page and "2023-01-25 10:00:00" in page
+    assert "America/Chicago (default)" in page
+    assert "America/New_York" in page
+    assert "24/7" in page
+    assert "Mon–Fri 09:00–17:00; closed Sat–Sun" in page
+    assert "2023-01-25 11:30:00" in page
+    assert "2023-01-25 10:00:00" in page
     assert '<td class="field-newest_status">inactive</td>' in page
     assert '<td class="field-newest_status">no polls</td>' in page
 
@@ -89,11 +92,12 @@ def test_the_store_list_never_counts_all_stores_beside_the_filtered_ones(admin_c
     with CaptureQueriesContext(connection) as queries:
         admin_client.get(STORES, {"zone": "default"})
     counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
-    assert len(counts) == 1 and "WHERE" in counts[0].upper()
+    assert len(counts) == 1
+    assert "WHERE" in counts[0].upper()
 
 
 @pytest.mark.parametrize(
-    "query, expected",
+    ("query", "expected"),
     [
         ({"zone": "default"}, ["100", "300"]),
         ({"zone": "America/New_York"}, ["200"]),
@@ -112,8 +116,10 @@ def test_stores_filter_by_zone_and_latest_status_and_search_by_id(admin_client, 
 
 def test_the_zone_filter_lists_the_zones_in_use_and_the_default(admin_client, stores):
     page = admin_client.get(STORES).content.decode()
-    assert "?zone=America%2FNew_York" in page and "?zone=default" in page
-    assert "?latest_status=inactive" in page and "?latest_status=none" in page
+    assert "?zone=America%2FNew_York" in page
+    assert "?zone=default" in page
+    assert "?latest_status=inactive" in page
+    assert "?latest_status=none" in page
 
 
 def test_the_store_page_shows_hours_and_zone_inline_the_figures_and_a_link_to_its_week(admin_client, stores):
@@ -121,8 +127,10 @@ def test_the_store_page_shows_hours_and_zone_inline_the_figures_and_a_link_to_it
     response = admin_client.get(f"{STORES}{store.pk}/change/")
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Business hours (none: open 24/7)" in page and "Time zone (none: America/Chicago (default))" in page
-    assert 'value="America/New_York"' in page and 'value="09:00:00"' in page
+    assert "Business hours (none: open 24/7)" in page
+    assert "Time zone (none: America/Chicago (default))" in page
+    assert 'value="America/New_York"' in page
+    assert 'value="09:00:00"' in page
     # Polls at 04:00 and 06:30 New York time, outside the hours: the first one's "active"
     # covers the five sessions of the week (40 h), one of them in the last day.
     assert store_figures("200").row == ["200", "0.00", "8.00", "40.00", "0.00", "0.00", "0.00"]
@@ -158,7 +166,8 @@ def test_the_poll_list_shows_newest_first_with_store_ids(admin_client, stores):
     page = response.content.decode()
     rows = re.findall(r'<td class="field-store[^"]*">(?:<a[^>]*>)?([^<]+)', page)
     assert rows == ["200", "100", "200"]
-    assert 'id="changelist-filter"' in page and "?status__exact=inactive" in page
+    assert 'id="changelist-filter"' in page
+    assert "?status__exact=inactive" in page
     # The date hierarchy starts at the days of the one month the polls fall in.
     assert "timestamp_utc__day=25" in page
 
@@ -181,12 +190,13 @@ def test_on_postgresql_the_poll_list_does_not_count_a_big_table(admin_client, st
         response = admin_client.get(POLLS)
     assert response.status_code == 200
     polls_sql = [q["sql"].upper() for q in queries.captured_queries if "MONITORING_STATUSPOLL" in q["sql"].upper()]
-    assert polls_sql and not any("COUNT(" in sql for sql in polls_sql)
+    assert polls_sql
+    assert not any("COUNT(" in sql for sql in polls_sql)
     assert not any("SELECT DISTINCT" in sql for sql in polls_sql)
 
 
 @pytest.mark.parametrize(
-    "query, expected",
+    ("query", "expected"),
     [
         ({"status__exact": "inactive"}, 1),
         ({"q": "200"}, 2),
@@ -206,7 +216,8 @@ def test_polls_filter_by_status_and_day_and_search_by_exact_store_id(admin_clien
 def test_the_poll_page_picks_its_store_with_an_autocomplete(admin_client, stores):
     poll = StatusPoll.objects.order_by("pk").first()
     page = admin_client.get(f"{POLLS}{poll.pk}/change/").content.decode()
-    assert "admin-autocomplete" in page and "/admin/autocomplete/" in page
+    assert "admin-autocomplete" in page
+    assert "/admin/autocomplete/" in page
     found = admin_client.get(
         "/admin/autocomplete/",
         {"app_label": "monitoring", "model_name": "statuspoll", "field_name": "store", "term": "20"},

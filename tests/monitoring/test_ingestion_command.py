@@ -174,7 +174,8 @@ def test_progress_is_reported_per_file_in_bytes_read_up_to_the_file_size(tmp_pat
 
     assert [bar.label for bar in progress.bars] == ["timezones timezones.csv.gz", "polls store_status.csv"]
     for bar in progress.bars:
-        assert bar.closed and bar.positions[-1] == bar.total_bytes
+        assert bar.closed
+        assert bar.positions[-1] == bar.total_bytes
 
 
 def test_the_terminal_progress_bar_draws_on_its_stream():

@@ -33,7 +33,7 @@ def test_the_older_published_names_are_found(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "header, feed",
+    ("header", "feed"),
     [
         ("store_id,status,timestamp_utc", Feed.POLLS),
         ("store_id,dayOfWeek,start_time_local,end_time_local", Feed.HOURS),

@@ -72,7 +72,7 @@ HEADERS = {"polls": POLLS_HEADER, "hours": HOURS_HEADER, "timezones": TIMEZONES_
 GOOD_ROWS = {"polls": GOOD_POLL, "hours": GOOD_HOURS, "timezones": GOOD_ZONE}
 
 
-@pytest.mark.parametrize("feed, bad_row, field, message", BAD_ROWS)
+@pytest.mark.parametrize(("feed", "bad_row", "field", "message"), BAD_ROWS)
 def test_a_malformed_value_names_file_line_and_field(tmp_path, feed, bad_row, field, message):
     path = write_feed(tmp_path / f"{feed}.csv", [HEADERS[feed], GOOD_ROWS[feed], GOOD_ROWS[feed], bad_row])
 

@@ -109,7 +109,7 @@ def test_the_day_column_may_be_called_day_as_in_2023_or_dayofweek_as_in_2024(tmp
 
 
 @pytest.mark.parametrize(
-    "text, expected",
+    ("text", "expected"),
     [
         ("2023-01-25 18:13:22 UTC", dt.datetime(2023, 1, 25, 18, 13, 22, tzinfo=UTC)),
         ("2023-01-25 18:13:22.47 UTC", dt.datetime(2023, 1, 25, 18, 13, 22, 470000, tzinfo=UTC)),

@@ -9,7 +9,7 @@ from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactor
 
 pytestmark = pytest.mark.django_db
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_store_ids_are_text_so_uuids_and_64_bit_integers_both_fit():

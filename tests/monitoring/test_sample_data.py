@@ -8,6 +8,7 @@ import shlex
 import uuid
 from collections import Counter, defaultdict
 from io import StringIO
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import F
 
+from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
 from monitoring.sample_data import (
     DEFAULT_END,
     DST_STRADDLE_END,
@@ -24,10 +26,9 @@ from monitoring.sample_data import (
     parse_end,
     write_feeds,
 )
-from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
 from monitoring.timezones import DEFAULT_TIMEZONE, is_valid_timezone
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 FEED_FILES = ("store_status.csv", "menu_hours.csv", "timezones.csv")
 
@@ -95,7 +96,7 @@ def test_the_same_seed_gives_the_same_bytes_and_another_seed_different_ones(tmp_
     first = write_feeds(generate_feeds(40, 3, seed=1), tmp_path / "a", compress=True)
     again = write_feeds(generate_feeds(40, 3, seed=1), tmp_path / "b", compress=True)
     other = write_feeds(generate_feeds(40, 3, seed=2), tmp_path / "c", compress=True)
-    for one, two, three in zip(first, again, other):
+    for one, two, three in zip(first, again, other, strict=True):
         assert one.read_bytes() == two.read_bytes()
         assert one.read_bytes() != three.read_bytes()
 
@@ -112,14 +113,16 @@ def test_headers_are_exactly_those_of_the_2023_feeds(parsed):
 
 
 def test_headers_match_the_real_files_when_they_are_at_hand(parsed, shared_data_dir):
-    for header, name in zip(parsed.headers, FEED_FILES):
+    for header, name in zip(parsed.headers, FEED_FILES, strict=True):
         with gzip.open(shared_data_dir / "loop-2023" / f"{name}.gz", "rt") as real:
             assert real.readline().rstrip("\n") == header
 
 
 def test_every_file_ends_with_a_newline_and_has_no_blank_or_carriage_return_lines(feeds):
     for text in (feeds.store_status, feeds.menu_hours, feeds.timezones):
-        assert text.endswith("\n") and "\r" not in text and "\n\n" not in text
+        assert text.endswith("\n")
+        assert "\r" not in text
+        assert "\n\n" not in text
 
 
 def test_timestamps_drop_trailing_zeros_of_the_fraction_like_the_real_feeds():
@@ -136,7 +139,8 @@ def test_timestamps_drop_trailing_zeros_of_the_fraction_like_the_real_feeds():
 
 def test_poll_times_have_mostly_six_fraction_digits_and_some_fewer(feeds):
     digits = Counter(len(m) for m in re.findall(r"\.([0-9]+) UTC", feeds.store_status))
-    assert digits[6] > 0.8 * feeds.polls and digits[5] > 0
+    assert digits[6] > 0.8 * feeds.polls
+    assert digits[5] > 0
 
 
 def test_polls_are_grouped_by_store_in_ascending_time_without_duplicates(feeds, parsed):
@@ -145,7 +149,8 @@ def test_polls_are_grouped_by_store_in_ascending_time_without_duplicates(feeds, 
     assert len(grouped) == len(set(grouped)) == 200
     for polls in parsed.polls.values():
         times = [time for time, _ in polls]
-        assert times == sorted(times) and len(set(times)) == len(times)
+        assert times == sorted(times)
+        assert len(set(times)) == len(times)
 
 
 def test_polls_cover_the_days_before_the_end_and_the_newest_poll_is_the_end(feeds, parsed):
@@ -174,7 +179,8 @@ def test_uuid_ids_look_like_the_2024_feeds():
     ids = {line.split(",", 1)[0] for line in feeds.store_status.splitlines()[1:]}
     assert len(ids) == 20
     for store_id in ids:
-        assert str(uuid.UUID(store_id)) == store_id and uuid.UUID(store_id).version == 4
+        assert str(uuid.UUID(store_id)) == store_id
+        assert uuid.UUID(store_id).version == 4
     assert {line.split(",", 1)[0] for line in feeds.menu_hours.splitlines()[1:]} <= ids
 
 
@@ -185,7 +191,7 @@ def test_polls_come_about_hourly_with_jitter(parsed):
     gaps = [
         (later[0] - earlier[0]).total_seconds() / 3600
         for polls in parsed.polls.values()
-        for earlier, later in zip(polls, polls[1:])
+        for earlier, later in pairwise(polls)
     ]
     gaps.sort()
     assert 0.8 < gaps[len(gaps) // 2] < 1.2
@@ -196,8 +202,7 @@ def test_some_stores_are_polled_sparsely_or_have_a_gap_of_a_day(parsed):
     per_store = {store: len(polls) for store, polls in parsed.polls.items()}
     assert any(count <= 8 * 24 / 2 for count in per_store.values())
     assert any(
-        any((b[0] - a[0]) >= dt.timedelta(hours=20) for a, b in zip(polls, polls[1:]))
-        for polls in parsed.polls.values()
+        any((b[0] - a[0]) >= dt.timedelta(hours=20) for a, b in pairwise(polls)) for polls in parsed.polls.values()
     )
 
 
@@ -216,7 +221,8 @@ def test_most_polls_are_active_and_outages_come_in_runs_of_several_polls(feeds, 
 
 def test_some_stores_have_split_shifts_of_up_to_four_rows_a_day(parsed):
     rows_per_day = Counter((store, day) for store, rows in parsed.hours.items() for day, _, _ in rows)
-    assert {2, 3, 4} <= set(rows_per_day.values()) and max(rows_per_day.values()) == 4
+    assert {2, 3, 4} <= set(rows_per_day.values())
+    assert max(rows_per_day.values()) == 4
 
 
 def test_some_stores_have_different_hours_on_different_days(parsed):
@@ -230,7 +236,8 @@ def test_some_stores_have_overnight_rows_ending_before_they_start(parsed):
 def test_some_stores_are_open_24_hours_by_equal_times_or_a_whole_day_row(parsed):
     rows = {(start, end) for rows in parsed.hours.values() for _, start, end in rows}
     assert any(start == end for start, end in rows)
-    assert (dt.time(0), dt.time(23, 59, 59)) in rows and (dt.time(0), dt.time(23, 59)) in rows
+    assert (dt.time(0), dt.time(23, 59, 59)) in rows
+    assert (dt.time(0), dt.time(23, 59)) in rows
 
 
 def test_some_stores_split_midnight_like_the_real_feeds(parsed):
@@ -266,8 +273,10 @@ def test_stores_are_in_several_us_and_non_us_zones(parsed):
 def test_a_dozen_stores_already_show_every_shape():
     small = Parsed(generate_feeds(12, 4, seed=11))
     rows = [row for rows in small.hours.values() for row in rows]
-    assert small.stores - set(small.hours) and small.stores - set(small.zones)
-    assert any(end < start for _, start, end in rows) and any(end == start for _, start, end in rows)
+    assert small.stores - set(small.hours)
+    assert small.stores - set(small.zones)
+    assert any(end < start for _, start, end in rows)
+    assert any(end == start for _, start, end in rows)
     assert any(len({day for day, _, _ in rows}) < 7 for rows in small.hours.values())
     assert any(status == "inactive" for polls in small.polls.values() for _, status in polls)
 
@@ -325,7 +334,8 @@ def test_the_command_writes_three_files_and_prints_a_one_line_summary(tmp_path):
     feeds = generate_feeds(15, 2, seed=4)
     summary = out.getvalue()
     assert summary.count("\n") == 1
-    assert f"15 stores, {feeds.polls} polls" in summary and f"{feeds.hours_rows} hours rows" in summary
+    assert f"15 stores, {feeds.polls} polls" in summary
+    assert f"{feeds.hours_rows} hours rows" in summary
     assert read_feed_files(tmp_path)["store_status.csv"] == feeds.store_status.encode()
 
 
@@ -407,4 +417,5 @@ def test_generated_uuid_ids_in_plain_csv_load_with_load_csvs(tmp_path):
     assert BusinessHours.objects.count() == feeds.hours_rows
     assert Timezone.objects.count() == feeds.zone_rows
     without_zone = Store.objects.filter(timezone__isnull=True)
-    assert without_zone.exists() and {store.timezone_name for store in without_zone} == {DEFAULT_TIMEZONE}
+    assert without_zone.exists()
+    assert {store.timezone_name for store in without_zone} == {DEFAULT_TIMEZONE}

@@ -15,7 +15,7 @@ from monitoring.stats import count_rows, feed_stats
 from tests.factories import StatusPollFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture
@@ -59,7 +59,8 @@ def test_on_postgresql_a_big_table_is_estimated_without_counting(polls, monkeypa
 
 def test_the_paginator_totals_with_count_rows(polls):
     paginator = EstimatedCountPaginator(StatusPoll.objects.order_by("pk"), 2)
-    assert paginator.count == 5 and paginator.num_pages == 3
+    assert paginator.count == 5
+    assert paginator.num_pages == 3
 
 
 def test_feed_stats_give_the_newest_poll_the_default_as_of(polls):
@@ -98,5 +99,6 @@ def test_probed_date_lists_equal_djangos(polls, kind, zone, narrow):
 def test_probed_date_lists_take_one_query_on_postgresql(polls):
     with CaptureQueriesContext(connection) as queries:
         days = probed(StatusPoll.objects.all()).datetimes("timestamp_utc", "day")
-    assert len(days) == 4 and len(queries) == 1
+    assert len(days) == 4
+    assert len(queries) == 1
     assert "DISTINCT" not in queries.captured_queries[0]["sql"].upper()

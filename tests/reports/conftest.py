@@ -6,7 +6,7 @@ import pytest
 
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(text):

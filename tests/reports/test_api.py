@@ -84,7 +84,9 @@ def test_a_report_without_as_of_is_as_of_the_newest_poll(trigger, worked_example
     report = Report.objects.get(report_id=report_id)
     assert report.status == "Complete"
     assert report.as_of == at("2023-01-25 11:30")
-    assert report.store_count == 2 and report.attempts == 1 and report.progress == 1.0
+    assert report.store_count == 2
+    assert report.attempts == 1
+    assert report.progress == 1.0
 
 
 @pytest.mark.parametrize(
@@ -97,7 +99,7 @@ def test_as_of_is_iso_time_in_utc_unless_it_has_an_offset(trigger, worked_exampl
 
 
 @pytest.mark.parametrize(
-    "body, field, words",
+    ("body", "field", "words"),
     [
         ({"as_of": "yesterday"}, "as_of", "wrong format"),
         ({"as_of": 12}, "as_of", "wrong format"),
@@ -110,7 +112,8 @@ def test_a_bad_body_is_a_400_naming_the_field(trigger, body, field, words):
     response = trigger(body)
     assert response.status_code == 400
     error = response.json()
-    assert words in error["error"] and error["error"].startswith("Invalid request: ")
+    assert words in error["error"]
+    assert error["error"].startswith("Invalid request: ")
     assert words in " ".join(error["fields"][field])
     assert not Report.objects.exists()
 
@@ -140,7 +143,8 @@ def test_both_slash_forms_of_the_spec_endpoints_work(trigger, client, worked_exa
     report_id = trigger(path="/trigger_report/").json()["report_id"]
     for path in ("/get_report", "/get_report/"):
         response = client.get(path, {"report_id": report_id, "format": "json"})
-        assert response.status_code == 200 and response.json()["status"] == "Complete"
+        assert response.status_code == 200
+        assert response.json()["status"] == "Complete"
     assert client.get("/trigger_report/").status_code == 405
 
 
@@ -184,7 +188,8 @@ def test_a_complete_report_answers_json_when_asked(trigger, client, worked_examp
     query = {"report_id": report_id, **{k: v for k, v in how.items() if k == "format"}}
     headers = {k: v for k, v in how.items() if k != "format"}
     response = client.get("/get_report", query, **headers)
-    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
     report = Report.objects.get(report_id=report_id)
     assert response.json() == {
         "report_id": report_id,
@@ -210,9 +215,11 @@ def test_a_report_of_an_empty_database_fails_with_the_no_polls_sentence(trigger,
     response = client.get("/get_report", {"report_id": report_id})
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "Failed" and response["X-Report-Status"] == "Failed"
+    assert body["status"] == "Failed"
+    assert response["X-Report-Status"] == "Failed"
     assert body["error"] == "The database holds no polls yet: load the feeds with manage.py load_csvs."
-    assert body["as_of"] is None and body["finished_at"]
+    assert body["as_of"] is None
+    assert body["finished_at"]
 
 
 def test_a_report_that_crashes_fails_with_a_readable_error(trigger, client, worked_examples, monkeypatch):
@@ -246,7 +253,8 @@ def test_an_unknown_format_is_a_400(trigger, client, worked_examples):
 
 def test_post_on_get_report_is_a_405_in_json(client):
     response = client.post("/get_report")
-    assert response.status_code == 405 and "not allowed" in response.json()["error"]
+    assert response.status_code == 405
+    assert "not allowed" in response.json()["error"]
 
 
 def test_a_csv_missing_from_storage_is_a_410(trigger, client, worked_examples):
@@ -272,7 +280,8 @@ def test_the_csv_is_stored_under_reports_year_month_report_id(trigger, worked_ex
 def test_the_report_list_is_paginated_newest_first(client):
     reports = [Report.objects.create() for _ in range(23)]
     page = client.get("/api/reports/").json()
-    assert page["count"] == 23 and len(page["results"]) == 20
+    assert page["count"] == 23
+    assert len(page["results"]) == 20
     assert [r["report_id"] for r in page["results"]] == [r.report_id for r in reversed(reports)][:20]
     assert page["next"] == "http://testserver/api/reports/?page=2"
     rest = client.get(page["next"]).json()
@@ -325,7 +334,8 @@ def test_the_openapi_schema_lists_the_endpoints(client):
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert {"/trigger_report", "/get_report", "/api/reports/", "/api/reports/{report_id}/"} <= set(paths)
-    assert "/api/reports/{report_id}/csv" in paths and "/trigger_report/" not in paths
+    assert "/api/reports/{report_id}/csv" in paths
+    assert "/trigger_report/" not in paths
 
 
 def test_the_docs_page_loads_its_assets_from_this_service(client):
@@ -336,4 +346,5 @@ def test_the_docs_page_loads_its_assets_from_this_service(client):
     assert any("swagger-ui-bundle.js" in a for a in local)
     for asset in local:
         assert finders.find(asset.removeprefix("/static/")), asset
-    assert '"validatorUrl": null' in html and not re.search(r"https?://", html)
+    assert '"validatorUrl": null' in html
+    assert not re.search(r"https?://", html)

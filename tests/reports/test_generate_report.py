@@ -11,7 +11,7 @@ from reports.generation import compute_report, write_report_csv
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 
 pytestmark = pytest.mark.django_db
-UTC = dt.timezone.utc
+UTC = dt.UTC
 HEADER = (
     "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,downtime_last_hour,downtime_last_day,downtime_last_week"
 )
@@ -86,7 +86,9 @@ def test_the_snapshot_keeps_microseconds_zones_and_hours():
     assert snapshot.as_of == at("2023-01-25 18:13:22.479220")
     assert snapshot.store_ids == ["s", "t"]
     assert snapshot.store_zones == ["America/Chicago", "Asia/Beirut"]
-    polls = sorted(zip(snapshot.poll_store.tolist(), snapshot.poll_time_us.tolist(), snapshot.poll_active.tolist()))
+    polls = sorted(
+        zip(snapshot.poll_store.tolist(), snapshot.poll_time_us.tolist(), snapshot.poll_active.tolist(), strict=True)
+    )
     assert polls == [(0, 1674670380000000, True), (0, 1674670402479220, False)]
     assert snapshot.hours_store.tolist() == [0]
     assert snapshot.hours_day.tolist() == [6]
@@ -102,7 +104,8 @@ def test_the_snapshot_reads_only_the_lookback_and_one_store_when_asked():
     snapshot = read_snapshot(at("2023-01-20 00:00"), dt.timedelta(days=14))
     assert len(snapshot.poll_store) == 3  # Jan 10 and Jan 20 for "s", Jan 20 for "other"
     only = read_snapshot(at("2023-01-20 00:00"), dt.timedelta(days=14), store_id="s")
-    assert only.store_ids == ["s"] and len(only.poll_store) == 2
+    assert only.store_ids == ["s"]
+    assert len(only.poll_store) == 2
 
 
 def test_a_single_store_report_equals_its_row_in_the_full_report(worked_examples):

@@ -43,9 +43,11 @@ def test_the_dashboard_shows_the_feeds_and_the_default_as_of(client, worked_exam
     assert '<span class="stat-value" id="stat-polls">5</span>' in page
     assert "2023-01-25 11:30:00 UTC" in page
     assert "No reports yet" in page
-    assert 'action="/reports/generate/"' in page and "csrfmiddlewaretoken" in page
+    assert 'action="/reports/generate/"' in page
+    assert "csrfmiddlewaretoken" in page
     assert 'action="/stores/"' in page
-    assert 'data-api="/api/reports/"' in page and "storemonitor/reports.js" in page
+    assert 'data-api="/api/reports/"' in page
+    assert "storemonitor/reports.js" in page
 
 
 def test_the_dashboard_works_on_an_empty_database(client):
@@ -70,7 +72,8 @@ def test_generate_report_triggers_a_report_and_goes_back_to_the_dashboard(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/reports/generate/", {"as_of": "2023-01-25T12:00:00Z", "method": "nearest"})
-    assert response.status_code == 302 and response.url == "/#reports"
+    assert response.status_code == 302
+    assert response.url == "/#reports"
     report = Report.objects.get()
     assert (report.status, report.as_of, report.method, report.store_count) == (
         "Complete",
@@ -105,7 +108,7 @@ def test_generate_report_without_parameters_uses_the_newest_poll(
 
 
 @pytest.mark.parametrize(
-    "data, words",
+    ("data", "words"),
     [
         ({"as_of": "yesterday"}, "“yesterday” is not a time"),
         ({"method": "guess"}, "Select a valid choice"),
@@ -114,7 +117,8 @@ def test_generate_report_without_parameters_uses_the_newest_poll(
 def test_generate_report_with_bad_parameters_starts_nothing_and_says_why(client, worked_examples, data, words):
     response = client.post("/reports/generate/", data, follow=True)
     assert Report.objects.count() == 0
-    assert "No report started." in response.content.decode() and words in response.content.decode()
+    assert "No report started." in response.content.decode()
+    assert words in response.content.decode()
 
 
 def test_generate_report_needs_a_post_with_a_csrf_token(worked_examples):
@@ -129,7 +133,8 @@ def test_generate_report_needs_a_post_with_a_csrf_token(worked_examples):
 
 def test_the_search_box_jumps_to_the_store(client, worked_examples):
     response = client.get("/stores/", {"store_id": "  a "})
-    assert response.status_code == 302 and response.url == "/stores/a/"
+    assert response.status_code == 302
+    assert response.url == "/stores/a/"
     assert client.get("/stores/", {"store_id": ""}).url == "/"
 
 
@@ -140,8 +145,10 @@ def test_an_unknown_store_is_a_friendly_404_page(client, settings, worked_exampl
     response = client.get(path, follow=True)
     assert response.status_code == 404
     page = response.content.decode()
-    assert "<h1>No store “" in page and "Find a store" in page
-    assert "Traceback" not in page and "URLconf" not in page
+    assert "<h1>No store “" in page
+    assert "Find a store" in page
+    assert "Traceback" not in page
+    assert "URLconf" not in page
 
 
 def test_other_missing_pages_use_the_same_template_when_debug_is_off(client, settings):
@@ -149,7 +156,8 @@ def test_other_missing_pages_use_the_same_template_when_debug_is_off(client, set
     response = client.get("/no/such/page/")
     assert response.status_code == 404
     page = response.content.decode()
-    assert "<h1>Page not found</h1>" in page and "/no/such/page/" in page
+    assert "<h1>Page not found</h1>" in page
+    assert "/no/such/page/" in page
 
 
 # --- Store week page -----------------------------------------------------------------------
@@ -165,10 +173,12 @@ def test_the_store_page_shows_the_week_and_the_figures_of_the_report_row(client,
     assert f'data-row="{",".join(row)}"' in page
     assert '<td data-column="downtime_last_hour">60.00 min</td>' in page
     assert '<td data-column="downtime_last_week">168.00 h</td>' in page
-    assert "America/Chicago (default)" in page and "24/7" in page
+    assert "America/Chicago (default)" in page
+    assert "24/7" in page
     assert "2023-01-25 11:30:00 UTC" in page
     # As of 05:30 Chicago time: the week window touches 8 local days.
-    assert page.count('<g class="day') == 8 and 'data-days="8"' in page
+    assert page.count('<g class="day') == 8
+    assert 'data-days="8"' in page
     assert drawn(page, "active") == 0
     assert drawn(page, "inactive") == 168 * 3600 * 10**6
     assert page.count('<line class="poll') == 2  # 05:00, and 11:30 at as_of itself
@@ -191,7 +201,8 @@ def test_as_of_and_method_give_the_row_of_the_same_report(client, worked_example
 
 def test_the_store_page_names_a_real_zone_and_marks_business_hours(client, worked_examples):
     page = client.get("/stores/a/", {"as_of": "2023-01-25T12:00:00Z"}).content.decode()
-    assert "<dd>UTC</dd>" in page and "Wed 09:00–12:00; closed Mon–Tue, Thu–Sun" in page
+    assert "<dd>UTC</dd>" in page
+    assert "Wed 09:00–12:00; closed Mon–Tue, Thu–Sun" in page
     sessions = re.findall(r'<rect class="session"[^>]*data-start="(\d+)" data-end="(\d+)"', page)
     # The window starts at the previous Wednesday's 12:00, just as its session closes.
     assert [(int(end) - int(start)) // 3_600_000_000 for start, end in sessions] == [3]
@@ -199,7 +210,7 @@ def test_the_store_page_names_a_real_zone_and_marks_business_hours(client, worke
 
 
 @pytest.mark.parametrize(
-    "query, words", [({"as_of": "soon"}, "“soon” is not a time"), ({"method": "guess"}, "Select a valid choice")]
+    ("query", "words"), [({"as_of": "soon"}, "“soon” is not a time"), ({"method": "guess"}, "Select a valid choice")]
 )
 def test_bad_parameters_are_a_400_page_that_says_what_to_fix(client, worked_examples, query, words):
     response = client.get("/stores/a/", query)
@@ -224,7 +235,8 @@ def test_a_store_page_on_a_database_without_polls_says_to_load_them(client):
 
 def test_the_store_page_links_staff_to_the_admin(admin_client, worked_examples):
     page = admin_client.get("/stores/a/").content.decode()
-    assert "/admin/monitoring/store/" in page and "Edit in the admin" in page
+    assert "/admin/monitoring/store/" in page
+    assert "Edit in the admin" in page
 
 
 def test_the_pages_load_no_external_assets(client, worked_examples):

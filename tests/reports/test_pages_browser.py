@@ -21,7 +21,7 @@ from tests.factories import StatusPollFactory, StoreFactory
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 WIDTHS = {"phone": 375, "wide": 1280}
 WAIT_MS = 60_000  # generous: the machine is shared; nothing here depends on speed
-UTC = dt.timezone.utc
+UTC = dt.UTC
 HOUR_US = 3_600_000_000
 
 pytestmark = [
@@ -112,13 +112,15 @@ def test_generate_a_report_from_the_dashboard_and_download_the_same_csv_as_the_a
     row = page.locator('#reports-table tr[data-status="Complete"]').first
     row.wait_for()
     report = Report.objects.get()
-    assert report.status == "Complete" and report.store_count == 300
+    assert report.status == "Complete"
+    assert report.store_count == 300
     with page.expect_download() as download_info:
         row.locator("a.download").click()
     downloaded = tmp_path / "downloaded.csv"
     download_info.value.save_as(downloaded)
     from_api = page.request.get(f"{live_server.url}/get_report?report_id={report.report_id}")
-    assert from_api.ok and from_api.headers["content-type"].startswith("text/csv")
+    assert from_api.ok
+    assert from_api.headers["content-type"].startswith("text/csv")
     assert downloaded.read_bytes() == from_api.body()
     assert downloaded.read_text().count("\n") == 301
 
@@ -150,11 +152,13 @@ def test_the_store_week_draws_a_row_per_local_day_and_the_figures_in_green_and_r
     page.goto(f"{live_server.url}/stores/{store_id}/")
     assert page.locator("#timeline g.day").count() == local_days(zone, data.as_of)
     up, down = drawn_us(page, "active"), drawn_us(page, "inactive")
-    assert up == figures.uptime_us["week"][position] and down == figures.downtime_us["week"][position]
+    assert up == figures.uptime_us["week"][position]
+    assert down == figures.downtime_us["week"][position]
     # ...and the figures beside the drawing say the same, within the CSV's rounding.
     shown_up = float(page.locator('td[data-column="uptime_last_week"]').inner_text().split()[0])
     shown_down = float(page.locator('td[data-column="downtime_last_week"]').inner_text().split()[0])
-    assert abs(up / HOUR_US - shown_up) <= 0.005 and abs(down / HOUR_US - shown_down) <= 0.005
+    assert abs(up / HOUR_US - shown_up) <= 0.005
+    assert abs(down / HOUR_US - shown_down) <= 0.005
     assert page.locator("#figures").get_attribute("data-row") == ",".join(
         next(r for r in figures.rows() if r[0] == store_id)
     )

@@ -52,11 +52,12 @@ def test_trigger_creates_a_pending_report_and_queues_it_on_commit(worked_example
         assert Report.objects.get(pk=report.pk).status == "Pending"
     report.refresh_from_db()
     assert (report.status, report.method, report.as_of) == ("Complete", "nearest", at("2023-01-25 12:00"))
-    assert len(report.task_id) == 32 and report.queued_at is not None
+    assert len(report.task_id) == 32
+    assert report.queued_at is not None
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    ("kwargs", "message"),
     [({"method": "mean"}, "Unknown method 'mean'"), ({"as_of": dt.datetime(2023, 1, 25)}, "timezone-aware")],
 )
 def test_trigger_refuses_bad_arguments(kwargs, message):
@@ -77,8 +78,10 @@ def test_the_run_records_its_worker_and_start(worked_examples):
     report = Report.objects.create()
     actions.do_run_report(report.pk)
     report.refresh_from_db()
-    assert report.worker == actions.worker_identity() and report.started_at <= report.finished_at
-    assert report.heartbeat_at is not None and report.duration >= dt.timedelta(0)
+    assert report.worker == actions.worker_identity()
+    assert report.started_at <= report.finished_at
+    assert report.heartbeat_at is not None
+    assert report.duration >= dt.timedelta(0)
 
 
 def test_progress_is_saved_at_each_stage(worked_examples, monkeypatch):
@@ -175,7 +178,8 @@ def test_a_run_that_lost_its_report_at_the_end_discards_its_csv(worked_examples,
     report = Report.objects.create()
     assert actions.do_run_report(report.pk) is None
     report.refresh_from_db()
-    assert report.status == "Running" and not report.csv_file
+    assert report.status == "Running"
+    assert not report.csv_file
     assert not list(media_root.rglob("*.csv"))
 
 
@@ -199,7 +203,8 @@ def test_a_stalled_report_is_queued_again_and_completes(worked_examples, run_on_
     report = stalled(attempts=1)
     with run_on_commit():
         recovery = actions.recover_stalled_reports()
-    assert recovery.requeued == [report.report_id] and not recovery.failed
+    assert recovery.requeued == [report.report_id]
+    assert not recovery.failed
     report.refresh_from_db()
     assert (report.status, report.attempts, report.error) == ("Complete", 2, "")
 
@@ -209,7 +214,8 @@ def test_a_report_stalled_on_its_last_attempt_fails_with_the_reason():
     recovery = actions.recover_stalled_reports()
     assert recovery.failed == [report.report_id]
     report.refresh_from_db()
-    assert report.status == "Failed" and report.finished_at is not None
+    assert report.status == "Failed"
+    assert report.finished_at is not None
     assert report.error.startswith(
         f"The worker running this report (old-host:4242) stopped responding: its last heartbeat was at "
         f"{report.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
@@ -298,11 +304,13 @@ def q_cluster_for(**env):
 
 def test_the_queue_settings_never_run_a_report_twice():
     default = q_cluster_for()
-    assert default["orm"] == "default" and "redis" not in default
+    assert default["orm"] == "default"
+    assert "redis" not in default
     assert default["timeout"] < default["retry"]
     assert (default["max_attempts"], default["ack_failures"], default["catch_up"]) == (1, True, False)
     tuned = q_cluster_for(REDIS_URL="redis://127.0.0.1:6379/3", REPORT_TIMEOUT_SECONDS="30", Q_WORKERS="4")
-    assert tuned["redis"] == "redis://127.0.0.1:6379/3" and "orm" not in tuned
+    assert tuned["redis"] == "redis://127.0.0.1:6379/3"
+    assert "orm" not in tuned
     assert (tuned["timeout"], tuned["retry"], tuned["workers"]) == (30, 150, 4)
 
 
@@ -367,7 +375,8 @@ def test_a_load_during_a_report_never_mixes_old_and_new_data(monkeypatch, tmp_pa
     stored = report.csv_file.read().decode()
     assert report.as_of == before.as_of == at("2023-01-25 11:00") != after.as_of
     assert stored == csv_of(before) != csv_of(after)
-    assert report.store_count == 1 and after.store_count == 2
+    assert report.store_count == 1
+    assert after.store_count == 2
 
 
 def csv_of(data):

@@ -39,11 +39,13 @@ def test_the_report_list_shows_status_progress_duration_and_downloads(
         response = admin_client.get(REPORTS)
     assert response.status_code == 200
     page = response.content.decode()
-    assert '<progress max="100" value="42"' in page and "42%" in page
+    assert '<progress max="100" value="42"' in page
+    assert "42%" in page
     assert "2.5 s" in page
     assert f'href="/api/reports/{complete.report_id}/csv"' in page
     assert page.count(">download</a>") == 1
-    assert 'id="admin-generate-report"' in page and 'action="/admin/reports/report/generate/"' in page
+    assert 'id="admin-generate-report"' in page
+    assert 'action="/admin/reports/report/generate/"' in page
 
 
 def test_the_report_list_runs_the_same_queries_for_many_reports(admin_client, reports, django_assert_max_num_queries):
@@ -55,7 +57,8 @@ def test_the_report_list_runs_the_same_queries_for_many_reports(admin_client, re
 def test_a_report_page_is_read_only(admin_client, reports):
     _, complete, failed = reports
     page = admin_client.get(f"{REPORTS}{complete.pk}/change/").content.decode()
-    assert complete.report_id in page and 'name="_save"' not in page
+    assert complete.report_id in page
+    assert 'name="_save"' not in page
     assert "2023-01-25 11:30:00" in page
     failed_page = admin_client.get(f"{REPORTS}{failed.pk}/change/").content.decode()
     assert "The database holds no polls yet." in failed_page
@@ -67,7 +70,8 @@ def test_the_generate_button_starts_a_report_through_the_jobs(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(GENERATE, {"as_of": "2023-01-25T12:00:00Z", "method": "nearest"})
-    assert response.status_code == 302 and response.url == REPORTS
+    assert response.status_code == 302
+    assert response.url == REPORTS
     report = Report.objects.get()
     assert (report.status, report.as_of, report.method) == ("Complete", at("2023-01-25 12:00"), "nearest")
     assert f"Report {report.report_id} queued." in admin_client.get(REPORTS).content.decode()
@@ -82,7 +86,8 @@ def test_the_generate_button_with_a_bad_time_starts_nothing(admin_client, worked
 def test_the_generate_button_needs_a_post_from_staff(client, admin_client, worked_examples):
     assert admin_client.get(GENERATE).status_code == 405
     response = client.post(GENERATE)
-    assert response.status_code == 302 and "/admin/login/" in response.url
+    assert response.status_code == 302
+    assert "/admin/login/" in response.url
     assert Report.objects.count() == 0
 
 

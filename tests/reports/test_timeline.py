@@ -2,6 +2,7 @@
 
 import datetime as dt
 import zlib
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -12,7 +13,7 @@ from reports.timeline_drawing import LABEL_WIDTH, RIGHT_MARGIN, VIEW_WIDTH, draw
 from reports.uptime import FeedArrays, compute_uptime
 from reports.uptime.inputs import MICROSECONDS_PER_DAY, epoch_microseconds
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EMPTY = np.zeros(0, dtype=np.int64)
 
 
@@ -61,7 +62,7 @@ def test_rows_start_at_local_midnight_and_tile_time():
     for day in timeline.days:
         midnight = dt.datetime.combine(day.date, dt.time(0), tzinfo=ZoneInfo("America/New_York"))
         assert day.start_us == epoch_microseconds(midnight)
-    assert all(a.end_us == b.start_us for a, b in zip(timeline.days, timeline.days[1:]))
+    assert all(a.end_us == b.start_us for a, b in pairwise(timeline.days))
 
 
 def test_the_spring_forward_day_has_23_hours_and_its_clock_skips_two_oclock():
@@ -88,7 +89,7 @@ def test_a_zone_whose_clock_jumps_at_midnight_still_gets_contiguous_days():
     boundaries = local_midnights("Asia/Beirut", us("2023-03-24 12:00"), us("2023-03-28 12:00"))
     dates = [date.isoformat() for date, _ in boundaries]
     assert dates == ["2023-03-24", "2023-03-25", "2023-03-26", "2023-03-27", "2023-03-28", "2023-03-29"]
-    lengths = [(b - a) / HOUR_US for (_, a), (_, b) in zip(boundaries, boundaries[1:])]
+    lengths = [(b - a) / HOUR_US for (_, a), (_, b) in pairwise(boundaries)]
     assert lengths == [24, 24, 23, 24, 24]
 
 
@@ -171,10 +172,10 @@ def test_the_drawing_scales_every_row_alike_and_keeps_the_exact_times():
     assert len(drawing.rows) == len(timeline.days) == 8
     chart = VIEW_WIDTH - LABEL_WIDTH - RIGHT_MARGIN
     per_hour = chart / 25  # the week has a 25-hour day
-    for row, day in zip(drawing.rows, timeline.days):
+    for row, day in zip(drawing.rows, timeline.days, strict=True):
         assert row["day_width"] == pytest.approx(day.hours * per_hour, abs=0.01)
         assert row["dst"] == (day.hours != 24)
-        for drawn, span in zip(row["segments"], day.segments):
+        for drawn, span in zip(row["segments"], day.segments, strict=True):
             assert drawn["end_us"] - drawn["start_us"] == span.duration_us
             assert drawn["width"] == pytest.approx(span.duration_us / HOUR_US * per_hour, abs=0.01)
     drawn_up = sum(s["end_us"] - s["start_us"] for row in drawing.rows for s in row["segments"] if s["active"])

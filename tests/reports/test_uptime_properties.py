@@ -10,7 +10,7 @@ from reports.uptime import FeedArrays, compute_uptime
 from reports.uptime.inputs import epoch_microseconds
 from tests.reports.uptime_reference import store_figures
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 LOOKBACK = dt.timedelta(days=14)
 TOLERANCE_HOURS = 1e-6
 ZONES = [
@@ -132,7 +132,8 @@ def test_uptime_plus_downtime_is_business_time_and_windows_nest(scenario, method
     for window, length in lengths.items():
         up, down = result.uptime_us[window], result.downtime_us[window]
         np.testing.assert_array_equal(up + down, result.business_us[window])
-        assert (up >= 0).all() and (down >= 0).all()
+        assert (up >= 0).all()
+        assert (down >= 0).all()
         assert (result.business_us[window] <= length).all()
     for which in (result.uptime_us, result.downtime_us, result.business_us):
         assert (which["hour"] <= which["day"]).all()
@@ -147,8 +148,10 @@ def test_status_segments_tile_the_business_sessions_exactly(scenario, method):
     sessions, segments = result.sessions, result.segments
     assert (segments.end > segments.start).all()
     for store in np.unique(sessions.store):
-        spans = list(zip(sessions.start[sessions.store == store], sessions.end[sessions.store == store]))
-        pieces = sorted(zip(segments.start[segments.store == store], segments.end[segments.store == store]))
+        spans = list(zip(sessions.start[sessions.store == store], sessions.end[sessions.store == store], strict=True))
+        pieces = sorted(
+            zip(segments.start[segments.store == store], segments.end[segments.store == store], strict=True)
+        )
         # Consecutive pieces meet exactly, and where they leave a gap a new session begins.
         rebuilt = []
         for start, end in pieces:

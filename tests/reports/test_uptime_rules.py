@@ -8,7 +8,7 @@ from reports.uptime import FeedArrays, compute_uptime
 from reports.uptime.engine import CSV_COLUMNS
 from reports.uptime.inputs import epoch_microseconds
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DAYS_14 = 14 * 86_400_000_000
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
@@ -31,7 +31,7 @@ def report(polls, hours=(), zones=None, as_of="2023-01-25 12:00", method="last_k
         default_zone="America/Chicago",
     )
     result = compute_uptime(feeds, epoch_microseconds(at(as_of)), lookback, method)
-    return {row[0]: dict(zip(CSV_COLUMNS[1:], map(float, row[1:]))) for row in result.rows()}
+    return {row[0]: dict(zip(CSV_COLUMNS[1:], map(float, row[1:]), strict=True)) for row in result.rows()}
 
 
 def figures(row):
@@ -47,16 +47,16 @@ def figures(row):
 
 # --- The README's worked examples --------------------------------------------------------------
 
-EXAMPLE_A = dict(
-    polls=[
+EXAMPLE_A = {
+    "polls": [
         ("a", "2023-01-25 07:00", "active"),
         ("a", "2023-01-25 10:14", "active"),
         ("a", "2023-01-25 11:15", "inactive"),
     ],
-    hours=[("a", WED, "09:00", "12:00")],
-    zones={"a": "UTC"},
-)
-EXAMPLE_B = dict(polls=[("b", "2023-01-25 05:00", "inactive"), ("b", "2023-01-25 11:30", "active")])
+    "hours": [("a", WED, "09:00", "12:00")],
+    "zones": {"a": "UTC"},
+}
+EXAMPLE_B = {"polls": [("b", "2023-01-25 05:00", "inactive"), ("b", "2023-01-25 11:30", "active")]}
 
 
 def test_worked_example_a_with_last_known():

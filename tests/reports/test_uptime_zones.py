@@ -8,7 +8,7 @@ import pytest
 
 from reports.uptime.zones import local_to_utc, utc_offset_changes
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 
 

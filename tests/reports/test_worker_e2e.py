@@ -11,6 +11,7 @@ import json
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
 from django.conf import settings
@@ -92,12 +93,16 @@ def test_a_report_triggered_over_http_completes_in_a_real_worker(live_server, st
         return answer if answer["status"] == "Complete" else None
 
     answer = wait_for(complete, 120, "the report to complete", on_timeout=start_worker.logs)
-    assert answer["store_count"] == 2 and answer["as_of"] == "2023-01-25T12:00:00Z"
+    assert answer["store_count"] == 2
+    assert answer["as_of"] == "2023-01-25T12:00:00Z"
     status, headers, content = http("GET", location)
-    assert status == 200 and headers["Content-Type"] == "text/csv" and headers["X-Report-Status"] == "Complete"
+    assert status == 200
+    assert headers["Content-Type"] == "text/csv"
+    assert headers["X-Report-Status"] == "Complete"
     assert content.decode() == command_csv("--as-of", "2023-01-25T12:00:00Z")
     status, _, content = http("GET", answer["download_url"])
-    assert status == 200 and content.decode() == command_csv("--as-of", "2023-01-25T12:00:00Z")
+    assert status == 200
+    assert content.decode() == command_csv("--as-of", "2023-01-25T12:00:00Z")
     assert report(report_id).worker.rsplit(":", 1)[1] != str(os.getpid())  # another process ran it
 
 
@@ -119,7 +124,7 @@ def test_twenty_reports_triggered_at_once_all_complete(live_server, start_worker
         return all(statuses[i] in ("Complete", "Failed") for i in ids)
 
     wait_for(all_finished, 300, "20 reports to finish", interval=0.5, on_timeout=start_worker.logs)
-    for (report_id, location), body in zip(triggered, bodies):
+    for (report_id, location), body in zip(triggered, bodies, strict=True):
         done = report(report_id)
         assert (done.status, done.error, done.attempts) == ("Complete", "", 1)
         args = [] if body is None else ["--as-of", body["as_of"], "--method", body["method"]]
@@ -167,7 +172,7 @@ def test_a_report_whose_workers_are_killed_twice_ends_failed_with_the_reason(
     report_id, location = trigger(live_server)
     for attempt in (1, 2):
         wait_for(
-            lambda: running_with_a_heartbeat(report_id, attempt), 120, f"run {attempt}", on_timeout=start_worker.logs
+            partial(running_with_a_heartbeat, report_id, attempt), 120, f"run {attempt}", on_timeout=start_worker.logs
         )
         killed_worker = report(report_id).worker
         worker.kill()
@@ -183,4 +188,5 @@ def test_a_report_whose_workers_are_killed_twice_ends_failed_with_the_reason(
     assert (failed.status, failed.attempts) == ("Failed", 2)
     assert failed.error.startswith(f"The worker running this report ({killed_worker}) stopped responding")
     answer = poll(location)
-    assert answer["status"] == "Failed" and answer["error"] == failed.error
+    assert answer["status"] == "Failed"
+    assert answer["error"] == failed.error

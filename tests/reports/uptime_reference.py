@@ -6,9 +6,10 @@ cleverness, so the fast engine in ``reports.uptime`` can be checked against it.
 
 import datetime as dt
 from fractions import Fraction
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 WINDOWS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1), "week": dt.timedelta(days=7)}
 
@@ -62,12 +63,12 @@ def status_pieces(sessions, polls, method):
                 pieces.append((s, e, before[-1] if before else after[0]))
         else:
             cuts = {Fraction(s), Fraction(e)}
-            for (t1, _), (t2, _) in zip(evidence, evidence[1:]):
+            for (t1, _), (t2, _) in pairwise(evidence):
                 middle = Fraction(t1 + t2, 2)
                 if s < middle < e:
                     cuts.add(middle)
             cuts = sorted(cuts)
-            for a, b in zip(cuts, cuts[1:]):
+            for a, b in pairwise(cuts):
                 probe = (a + b) / 2
                 nearest = min(evidence, key=lambda p: (abs(p[0] - probe), p[0]))
                 pieces.append((a, b, nearest[1]))

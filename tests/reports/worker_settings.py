@@ -6,7 +6,7 @@ one-second heartbeat and a private queue name; the tests pass values as E2E_* va
 
 import os
 
-from storemonitor.settings import *  # noqa: F401,F403
+from storemonitor.settings import *  # noqa: F403
 from storemonitor.settings import DATABASES, INSTALLED_APPS, Q_CLUSTER
 
 DATABASES["default"]["NAME"] = os.environ["E2E_DATABASE_NAME"]

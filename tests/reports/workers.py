@@ -1,5 +1,6 @@
 """Real ``manage.py qcluster`` processes and a live server, for the end-to-end tests."""
 
+import contextlib
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ class Worker:
 
     def __init__(self, log_path: Path, env: dict):
         self.log_path = log_path
-        self._log = open(log_path, "ab")
+        self._log = open(log_path, "ab")  # noqa: SIM115 - open as long as the worker runs; stop() closes it
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
             cwd=BASE_DIR,
@@ -36,10 +37,8 @@ class Worker:
     def stop(self, timeout: float = 30) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         self._kill_group()  # whatever of the cluster is left
         self.process.wait()
         self._log.close()
@@ -49,10 +48,8 @@ class Worker:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def _kill_group(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.2, on_timeout=lambda: ""):
