@@ -201,10 +201,9 @@ def main():
     import django
 
     django.setup()
-    from monitoring.snapshot import read_snapshot
-    from reports.generation import feeds_of, lookback
-    from reports.uptime import compute_uptime
-    from reports.uptime.inputs import epoch_microseconds
+    from reports.generation import lookback
+    from reports.snapshot import read_snapshot
+    from reports.uptime import DEFAULT_METHOD, METHODS, compute_uptime, epoch_microseconds
 
     print(
         f"\n# storemonitor report benchmark — {dt.datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
@@ -223,17 +222,17 @@ def main():
 
     # 2. The read and the engine alone.
     read_best, read_runs, snapshot = best_of(args.repeats, lambda: read_snapshot(None, lookback()))
-    feeds = feeds_of(snapshot)
+    feeds = snapshot.feeds
     as_of_us = epoch_microseconds(snapshot.as_of)
     lookback_us = lookback() // dt.timedelta(microseconds=1)
     print(
-        f"\n## snapshot read (PostgreSQL, one read transaction): {len(snapshot.poll_store):,} polls, "
-        f"{len(snapshot.hours_store):,} hours rows, {len(snapshot.store_ids):,} stores"
+        f"\n## snapshot read (PostgreSQL, one read transaction): {len(feeds.poll_store):,} polls, "
+        f"{len(feeds.hours_store):,} hours rows, {len(feeds.store_ids):,} stores"
     )
     print(f"best {read_best:.3f} s; runs {', '.join(f'{s:.3f}' for s in read_runs)} s")
     print("\n## engine compute alone (compute_uptime)")
     engine = {}
-    for method in ("last_known", "nearest"):
+    for method in METHODS:
         best, runs_, result = best_of(args.repeats, partial(compute_uptime, feeds, as_of_us, lookback_us, method))
         engine[method] = best
         print(
@@ -249,8 +248,8 @@ def main():
     everyone = range(len(feeds.store_ids))
     chosen = sorted(rng.sample(everyone, args.reference_stores)) if args.reference_stores else list(everyone)
     small = subset(feeds, chosen)
-    print(f"\n## speed against the reference implementation ({len(chosen):,} stores, last_known)")
-    ref_seconds, ref_figures = reference_run(small, snapshot.as_of, lookback(), "last_known")
+    print(f"\n## speed against the reference implementation ({len(chosen):,} stores, {DEFAULT_METHOD})")
+    ref_seconds, ref_figures = reference_run(small, snapshot.as_of, lookback(), DEFAULT_METHOD)
     small_best, _, small_result = best_of(args.repeats, lambda: compute_uptime(small, as_of_us, lookback_us))
     worst = 0.0
     for row, store_id in enumerate(small_result.store_ids):
@@ -266,12 +265,12 @@ def main():
     if len(chosen) < len(feeds.store_ids):
         print(
             f"reference estimated for all {len(feeds.store_ids):,} stores: {full_ref_estimate:.0f} s; "
-            f"engine {engine['last_known']:.3f} s -> {full_ref_estimate / engine['last_known']:.0f}x"
+            f"engine {engine[DEFAULT_METHOD]:.3f} s -> {full_ref_estimate / engine[DEFAULT_METHOD]:.0f}x"
         )
     print(f"largest difference engine vs reference: {worst:.2e} hours")
 
     # 4. Growth with the number of stores.
-    print(f"\n## growth with the number of stores (engine, last_known, best of {args.repeats})")
+    print(f"\n## growth with the number of stores (engine, {DEFAULT_METHOD}, best of {args.repeats})")
     print("| stores | polls | seconds | vs 1x | µs per poll |")
     print("|---:|---:|---:|---:|---:|")
     base = None

@@ -7,8 +7,6 @@ table: ``show_full_result_count`` is off and its paginator uses the planner's es
 
 from django.contrib import admin
 from django.db.models import F, OuterRef, Subquery
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
 
 from monitoring.big_tables import EstimatedCountPaginator, ProbedDatetimesQuerySet
 from monitoring.hours import summarize_hours
@@ -82,15 +80,13 @@ class StoreAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # counts per filter option would scan every store
     list_per_page = 100
-    fields = ("store_id", "figures", "week_page")
-    readonly_fields = ("figures", "week_page")
+    # reports.admin adds the store's report figures and its week page.
+    fields: tuple[str, ...] = ("store_id",)
+    readonly_fields: tuple[str, ...] = ()
     inlines = (TimezoneInline, BusinessHoursInline)
 
     def get_queryset(self, request):
         return with_newest_poll(super().get_queryset(request)).prefetch_related("business_hours")
-
-    def view_on_site(self, store):
-        return reverse("store-week", args=[store.store_id])
 
     @admin.display(description="time zone", ordering="timezone__timezone_str")
     def time_zone(self, store):
@@ -111,43 +107,6 @@ class StoreAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="newest_poll_status")
     def newest_status(self, store):
         return store.newest_poll_status or "no polls"
-
-    @admin.display(description="report figures")
-    def figures(self, store):
-        if store.pk is None:
-            return "-"
-        # The reports app owns the calculator; import it where it is used (it imports this app).
-        from reports.generation import NoPollsError
-        from reports.store_week import store_figures
-
-        try:
-            report = store_figures(store.store_id)
-        except NoPollsError as error:
-            return str(error)
-        if not report.figures:
-            return f"No polls in the lookback before {report.as_of:%Y-%m-%d %H:%M:%S} UTC: not in the report."
-        rows = format_html_join(
-            "",
-            "<tr><th>last {}</th><td>{} {}</td><td>{} {}</td></tr>",
-            (
-                (up.window, up.value, up.unit, down.value, down.unit)
-                for up, down in zip(report.figures[:3], report.figures[3:], strict=True)
-            ),
-        )
-        return format_html(
-            '<table class="store-figures"><thead><tr><th>window</th><th>uptime</th><th>downtime</th>'
-            "</tr></thead><tbody>{}</tbody></table>"
-            "<p>As of {} UTC (newest poll), method last_known.</p>",
-            rows,
-            f"{report.as_of:%Y-%m-%d %H:%M:%S}",
-        )
-
-    @admin.display(description="week page")
-    def week_page(self, store):
-        if store.pk is None:
-            return "-"
-        url = reverse("store-week", args=[store.store_id])
-        return format_html('<a href="{}">The last week as a timeline: {}</a>', url, url)
 
 
 @admin.register(StatusPoll)

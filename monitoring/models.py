@@ -4,6 +4,8 @@ The defaults for missing data live here and nowhere else: a store without busine
 is open all the time, and a store without a time zone row is in ``DEFAULT_TIMEZONE``.
 """
 
+import datetime as dt
+
 from django.db import models
 from django.db.models import Q
 
@@ -37,23 +39,36 @@ class Store(models.Model):
         return not self.business_hours.exists()
 
 
+class PollStatus(models.TextChoices):
+    """What a poll saw; the feeds spell it exactly so (ingestion and the snapshot read use these)."""
+
+    ACTIVE = "active", "active"
+    INACTIVE = "inactive", "inactive"
+
+
+class StatusPollQuerySet(models.QuerySet["StatusPoll"]):
+    def newest_time(self) -> dt.datetime | None:
+        """The newest poll timestamp of these polls (None without any): a report's default as_of."""
+        return self.order_by("-timestamp_utc").values_list("timestamp_utc", flat=True).first()
+
+
 class StatusPoll(models.Model):
     """One observation: at ``timestamp_utc`` the store was active or inactive."""
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "active"
-        INACTIVE = "inactive", "inactive"
+    Status = PollStatus
 
     # No separate index on store: the unique (store, timestamp_utc) index serves store lookups.
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="polls", db_index=False)
     timestamp_utc = models.DateTimeField()
     status = models.CharField(max_length=8, choices=Status.choices)
 
+    objects = StatusPollQuerySet.as_manager()
+
     class Meta:
         ordering = ["store", "timestamp_utc"]
         constraints = [
             models.UniqueConstraint(fields=["store", "timestamp_utc"], name="statuspoll_unique_store_time"),
-            models.CheckConstraint(condition=Q(status__in=["active", "inactive"]), name="statuspoll_status_valid"),
+            models.CheckConstraint(condition=Q(status__in=PollStatus.values), name="statuspoll_status_valid"),
         ]
         # Reports read the polls of all stores between two times.
         indexes = [models.Index(fields=["timestamp_utc"], name="statuspoll_time_idx")]

@@ -13,7 +13,6 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 
 from monitoring.models import StatusPoll, Store
-from monitoring.snapshot import newest_poll_time
 
 # Below this many estimated rows, an exact COUNT is cheap enough.
 EXACT_COUNT_BELOW = 100_000
@@ -65,5 +64,5 @@ def feed_stats() -> FeedStats:
     return FeedStats(
         stores=count_rows(Store.objects.all()),
         polls=count_rows(StatusPoll.objects.all()),
-        newest_poll=newest_poll_time(),
+        newest_poll=StatusPoll.objects.newest_time(),
     )

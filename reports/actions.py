@@ -29,7 +29,7 @@ from django_q.tasks import async_task
 from reports import generation
 from reports.heartbeat import Heartbeat
 from reports.models import Report
-from reports.uptime import METHODS
+from reports.uptime import DEFAULT_METHOD, METHODS
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ Status = Report.Status
 PROGRESS_WRITE_SECONDS = 1.0
 
 
-def do_trigger_report(*, as_of: dt.datetime | None = None, method: str = "last_known") -> Report:
+def do_trigger_report(*, as_of: dt.datetime | None = None, method: str = DEFAULT_METHOD) -> Report:
     """Create a Pending report and queue its task when the current transaction commits.
 
     ``as_of`` must be timezone-aware; None means "the newest poll", resolved by the task

@@ -1,7 +1,10 @@
-"""Admin for reports: read-only rows with live-looking progress, and a button that starts one.
+"""Admin for reports, and the reports app's part of a store's admin page.
 
-Starting a report goes through ``reports.actions.do_trigger_report``, as from the API and the
-dashboard.
+Reports: read-only rows with live-looking progress, and a button that starts one. Starting a
+report goes through ``reports.actions.do_trigger_report``, as from the API and the dashboard.
+
+Stores: ``monitoring`` registers the stores admin without knowing about reports; this module
+re-registers it with the store's report figures and a link to its week page added.
 """
 
 import datetime as dt
@@ -9,12 +12,17 @@ import datetime as dt
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from monitoring.admin import StoreAdmin
+from monitoring.models import Store
 from reports.actions import do_trigger_report
 from reports.forms import ReportParametersForm
+from reports.generation import NoPollsError
 from reports.models import Report
+from reports.store_week import store_figures
+from reports.uptime import DEFAULT_METHOD
 
 
 @admin.register(Report)
@@ -121,3 +129,51 @@ class ReportAdmin(admin.ModelAdmin):
         if report.status != Report.Status.COMPLETE:
             return "-"
         return format_html('<a href="{}" download>download</a>', reverse("report-csv", args=[report.report_id]))
+
+
+admin.site.unregister(Store)
+
+
+@admin.register(Store)
+class StoreWithReportAdmin(StoreAdmin):
+    """The stores admin with the store's report row (as of the newest poll) and its week page."""
+
+    fields = (*StoreAdmin.fields, "figures", "week_page")
+    readonly_fields = (*StoreAdmin.readonly_fields, "figures", "week_page")
+
+    def view_on_site(self, store: Store) -> str:
+        return reverse("store-week", args=[store.store_id])
+
+    @admin.display(description="report figures")
+    def figures(self, store: Store) -> str:
+        if store.pk is None:
+            return "-"
+        try:
+            report = store_figures(store.store_id)
+        except NoPollsError as error:
+            return str(error)
+        if not report.figures:
+            return f"No polls in the lookback before {report.as_of:%Y-%m-%d %H:%M:%S} UTC: not in the report."
+        rows = format_html_join(
+            "",
+            "<tr><th>last {}</th><td>{} {}</td><td>{} {}</td></tr>",
+            (
+                (up.window, up.value, up.unit, down.value, down.unit)
+                for up, down in zip(report.figures[:3], report.figures[3:], strict=True)
+            ),
+        )
+        return format_html(
+            '<table class="store-figures"><thead><tr><th>window</th><th>uptime</th><th>downtime</th>'
+            "</tr></thead><tbody>{}</tbody></table>"
+            "<p>As of {} UTC (newest poll), method {}.</p>",
+            rows,
+            f"{report.as_of:%Y-%m-%d %H:%M:%S}",
+            DEFAULT_METHOD,
+        )
+
+    @admin.display(description="week page")
+    def week_page(self, store: Store) -> str:
+        if store.pk is None:
+            return "-"
+        url = reverse("store-week", args=[store.store_id])
+        return format_html('<a href="{}">The last week as a timeline: {}</a>', url, url)

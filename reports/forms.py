@@ -3,7 +3,8 @@
 from django import forms
 
 from reports.generation import parse_as_of
-from reports.models import Report
+from reports.models import METHOD_CHOICES
+from reports.uptime import DEFAULT_METHOD
 
 
 class AsOfField(forms.CharField):
@@ -26,10 +27,10 @@ class ReportParametersForm(forms.Form):
         help_text="Default: the newest poll.",
         widget=forms.TextInput(attrs={"placeholder": "newest poll", "autocomplete": "off"}),
     )
-    method = forms.ChoiceField(choices=Report.Method.choices, required=False, initial=Report.Method.LAST_KNOWN)
+    method = forms.ChoiceField(choices=METHOD_CHOICES, required=False, initial=DEFAULT_METHOD)
 
     def clean_method(self) -> str:
-        return self.cleaned_data["method"] or Report.Method.LAST_KNOWN
+        return self.cleaned_data["method"] or DEFAULT_METHOD
 
     def errors_as_sentence(self) -> str:
         return " ".join(

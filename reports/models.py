@@ -4,7 +4,10 @@ import secrets
 
 from django.db import models
 
-from reports.uptime import METHODS
+from reports.uptime import DEFAULT_METHOD, METHOD_LABELS, METHODS
+
+# The calculator owns the methods; the model stores their names.
+METHOD_CHOICES = [(method, METHOD_LABELS[method]) for method in METHODS]
 
 
 def new_report_id() -> str:
@@ -24,15 +27,11 @@ class Report(models.Model):
         COMPLETE = "Complete"
         FAILED = "Failed"
 
-    class Method(models.TextChoices):
-        LAST_KNOWN = "last_known", "last known status"
-        NEAREST = "nearest", "nearest poll"
-
     report_id = models.CharField(max_length=32, unique=True, default=new_report_id, editable=False)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
     # Requested report time; when none was asked for, filled with the newest poll when it runs.
     as_of = models.DateTimeField(null=True, blank=True)
-    method = models.CharField(max_length=16, choices=Method.choices, default=Method.LAST_KNOWN)
+    method = models.CharField(max_length=16, choices=METHOD_CHOICES, default=DEFAULT_METHOD)
     progress = models.FloatField(default=0.0)
     store_count = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -9,12 +9,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from monitoring.hours import summarize_hours
-from monitoring.models import Store
-from monitoring.snapshot import newest_poll_time
+from monitoring.models import StatusPoll, Store
 from reports.generation import NoPollsError, ReportData, compute_report
 from reports.timeline import WeekTimeline, week_timeline
-from reports.uptime.engine import CSV_COLUMNS, UNITS_US, WINDOWS
-from reports.uptime.inputs import epoch_microseconds
+from reports.uptime import CSV_COLUMNS, DEFAULT_METHOD, epoch_microseconds
+from reports.uptime.engine import UNITS_US, WINDOWS
 
 UNIT_NAMES = {"hour": "minutes", "day": "hours", "week": "hours"}
 
@@ -58,33 +57,33 @@ class StoreWeek:
     timeline: WeekTimeline
 
 
-def store_figures(store_id: str, as_of: dt.datetime | None = None, method: str = "last_known") -> StoreFigures:
+def store_figures(store_id: str, as_of: dt.datetime | None = None, method: str = DEFAULT_METHOD) -> StoreFigures:
     """The store's six figures; ``as_of`` defaults to the newest poll of all stores (a report's
     default), not the store's own. Raises NoPollsError when the database holds no polls."""
     if as_of is None:
-        as_of = newest_poll_time()
+        as_of = StatusPoll.objects.newest_time()
         if as_of is None:
             raise NoPollsError()
     data = compute_report(as_of=as_of, method=method, store_id=store_id)
     return StoreFigures(store_id=store_id, as_of=data.as_of, method=method, figures=_figures(data), data=data)
 
 
-def store_week(store: Store, as_of: dt.datetime | None = None, method: str = "last_known") -> StoreWeek:
+def store_week(store: Store, as_of: dt.datetime | None = None, method: str = DEFAULT_METHOD) -> StoreWeek:
     """Figures and week timeline of ``store`` (fetched with its time zone and business hours)."""
     report = store_figures(store.store_id, as_of, method)
-    snapshot, figures = report.data.snapshot, report.data.figures
-    zone = snapshot.store_zones[0]
+    feeds, figures = report.data.feeds, report.data.figures
+    zone = feeds.store_zones[0]
     position = 0  # the snapshot holds this one store
     sessions, segments = figures.sessions, figures.segments
     in_sessions = sessions.store == position
     in_segments = segments.store == position
-    in_polls = snapshot.poll_store == position
+    in_polls = feeds.poll_store == position
     timeline = week_timeline(
         zone,
         epoch_microseconds(report.as_of),
         sessions=(sessions.start[in_sessions], sessions.end[in_sessions]),
         segments=(segments.start[in_segments], segments.end[in_segments], segments.active[in_segments]),
-        polls=(snapshot.poll_time_us[in_polls], snapshot.poll_active[in_polls]),
+        polls=(feeds.poll_time_us[in_polls], feeds.poll_active[in_polls]),
     )
     hours = [(h.day_of_week, h.start_time_local, h.end_time_local) for h in store.business_hours.all()]
     return StoreWeek(

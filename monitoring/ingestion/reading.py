@@ -24,7 +24,7 @@ from pathlib import Path
 
 from monitoring.ingestion.errors import BadValue, IngestionError, InvalidRow
 from monitoring.ingestion.feeds import SPECS, Feed, FeedSpec
-from monitoring.ingestion.values import FEED_TIMESTAMP
+from monitoring.ingestion.values import FEED_TIMESTAMP, STATUSES
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_SKIP_REASONS = 5
@@ -239,7 +239,7 @@ class FeedReader:
         width = self.width
         store_index, status_index, time_index = self.indexes
         known_store_ids: dict[str, str] = {}  # raw text -> checked id
-        statuses = {"active": "active", "inactive": "inactive"}
+        statuses = {status: status for status in STATUSES}
         feed_timestamp = FEED_TIMESTAMP.fullmatch
         from_iso = dt.datetime.fromisoformat
         read = self.read

@@ -10,12 +10,13 @@ import datetime as dt
 import re
 
 from monitoring.ingestion.errors import BadValue
+from monitoring.models import PollStatus
 from monitoring.timezones import is_valid_timezone
 
 UTC = dt.UTC
 
 STORE_ID_MAX_LENGTH = 64  # Store.store_id's max_length
-STATUSES = ("active", "inactive")
+STATUSES = tuple(PollStatus.values)
 TIMESTAMP_EXAMPLE = "2023-01-25 18:13:22.47922 UTC"
 
 # The feeds' own spelling: a space, up to 6 fraction digits and " UTC" (the real files have 2 to 6).
@@ -43,7 +44,7 @@ def parse_status(text: str) -> str:
     """``active`` or ``inactive`` (any case, surrounding spaces ignored)."""
     status = text.strip().lower()
     if status not in STATUSES:
-        raise BadValue(f"{text!r} is not a status (expected active or inactive)")
+        raise BadValue(f"{text!r} is not a status (expected {' or '.join(STATUSES)})")
     return status
 
 

@@ -1,19 +1,24 @@
 """What the report API reads and writes."""
 
+import datetime as dt
+
 from django.urls import reverse
 from rest_framework import serializers
 
+from reports.generation import parse_as_of
 from reports.models import Report
-from reports.uptime import METHODS
+from reports.uptime import DEFAULT_METHOD, METHODS
 
 
 class AsOfField(serializers.DateTimeField):
-    """ISO 8601 time, UTC when it has no offset; also the feeds' '2023-01-25 18:13:22 UTC'."""
+    """A report time, read by ``parse_as_of`` as in the pages and the command (the schema still
+    says date-time, which is what clients should send)."""
 
-    def to_internal_value(self, value):
-        if isinstance(value, str) and value.strip().endswith(" UTC"):
-            value = value.strip().removesuffix(" UTC")
-        return super().to_internal_value(value)
+    def to_internal_value(self, value: object) -> dt.datetime:
+        try:
+            return parse_as_of(str(value))
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
 
 
 class TriggerReportSerializer(serializers.Serializer):
@@ -26,8 +31,8 @@ class TriggerReportSerializer(serializers.Serializer):
     )
     method = serializers.ChoiceField(
         choices=METHODS,
-        default="last_known",
-        help_text="How status is extrapolated between polls: last_known (default) or nearest.",
+        default=DEFAULT_METHOD,
+        help_text=f"How status is extrapolated between polls: {' or '.join(METHODS)} (default {DEFAULT_METHOD}).",
     )
 
     def validate(self, attrs):

@@ -4,7 +4,27 @@ Plain Python + numpy, no Django: it can be tested, benchmarked and reused on its
 The rules it implements are written out in the README ("Uptime rules").
 """
 
-from reports.uptime.engine import METHODS, UptimeFigures, compute_uptime
-from reports.uptime.inputs import MICROSECONDS_PER_SECOND, FeedArrays
+from reports.uptime.engine import CSV_COLUMNS, METHODS, ProgressCallback, UptimeFigures, compute_uptime
+from reports.uptime.extrapolation import DEFAULT_METHOD, METHOD_LABELS
+from reports.uptime.inputs import (
+    MICROSECONDS_PER_SECOND,
+    FeedArrays,
+    datetime_from_epoch_microseconds,
+    epoch_microseconds,
+    microseconds_of_day,
+)
 
-__all__ = ["METHODS", "MICROSECONDS_PER_SECOND", "FeedArrays", "UptimeFigures", "compute_uptime"]
+__all__ = [
+    "CSV_COLUMNS",
+    "DEFAULT_METHOD",
+    "METHODS",
+    "METHOD_LABELS",
+    "MICROSECONDS_PER_SECOND",
+    "FeedArrays",
+    "ProgressCallback",
+    "UptimeFigures",
+    "compute_uptime",
+    "datetime_from_epoch_microseconds",
+    "epoch_microseconds",
+    "microseconds_of_day",
+]

@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from reports.uptime.extrapolation import EXTRAPOLATIONS, PollArrays, SegmentArrays, _Keys
+from reports.uptime.extrapolation import DEFAULT_METHOD, EXTRAPOLATIONS, PollArrays, PollKeys, SegmentArrays
 from reports.uptime.inputs import MICROSECONDS_PER_DAY, MICROSECONDS_PER_SECOND, FeedArrays
 from reports.uptime.sessions import SessionArrays, WeeklyHours, business_sessions
 
@@ -80,7 +80,7 @@ def compute_uptime(
     feeds: FeedArrays,
     as_of_us: int,
     lookback_us: int,
-    method: str = "last_known",
+    method: str = DEFAULT_METHOD,
     progress: ProgressCallback | None = None,
     block_polls: int = BLOCK_POLLS,
 ) -> UptimeFigures:
@@ -93,7 +93,7 @@ def compute_uptime(
     lookback_start = as_of_us - lookback_us
     # Sessions run a day past as_of so a poll at as_of itself can still fall inside one.
     range_end = as_of_us + MICROSECONDS_PER_DAY
-    keys = _Keys(lookback_start, range_end, len(feeds.store_ids))
+    keys = PollKeys(lookback_start, range_end, len(feeds.store_ids))
     n_stores = len(feeds.store_ids)
 
     report(0.0, "selecting polls")
@@ -159,7 +159,7 @@ def _concatenate(parts, fields):
     ]
 
 
-def _polls_in_lookback(feeds: FeedArrays, start_us: int, end_us: int, keys: _Keys) -> PollArrays:
+def _polls_in_lookback(feeds: FeedArrays, start_us: int, end_us: int, keys: PollKeys) -> PollArrays:
     """Polls in ``[start, end]`` sorted by (store, time); a repeated (store, time) counts once
     (inactive first)."""
     times = np.asarray(feeds.poll_time_us, dtype=np.int64)

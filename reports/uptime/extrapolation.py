@@ -15,7 +15,7 @@ from reports.uptime.sessions import SessionArrays
 @dataclass(frozen=True)
 class PollArrays:
     """Polls sorted by (store, time), without duplicate (store, time) pairs; ``key`` is their
-    store-major sort key (see ``_Keys``), computed once and carried along."""
+    store-major sort key (see ``PollKeys``), computed once and carried along."""
 
     store: np.ndarray
     time: np.ndarray
@@ -40,7 +40,7 @@ class SegmentArrays:
         return len(self.store)
 
 
-class _Keys:
+class PollKeys:
     """Store-major integer keys: ``store * span + 1 + (time - base)`` sort by (store, time).
 
     Key ``store * span`` is below every time of that store: it stands for minus infinity.
@@ -85,7 +85,7 @@ def _session_containing(store, key, time, sessions: SessionArrays, session_keys)
     return np.where(inside, candidate, -1)
 
 
-def last_known_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys) -> SegmentArrays:
+def last_known_segments(polls: PollArrays, sessions: SessionArrays, keys: PollKeys) -> SegmentArrays:
     """Method ``last_known``: a poll's status holds until the next poll or the session's close;
     a session's opening takes its first poll's status; a session without polls takes the latest
     evidence before it (or the earliest after it when there is none before)."""
@@ -121,7 +121,7 @@ def last_known_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys)
     )
 
 
-def nearest_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys) -> SegmentArrays:
+def nearest_segments(polls: PollArrays, sessions: SessionArrays, keys: PollKeys) -> SegmentArrays:
     """Method ``nearest``: every instant takes the status of the nearest evidence poll in time
     (a tie goes to the earlier poll); sessions are cut at the midpoints between polls."""
     session_keys = keys(sessions.store, sessions.start)
@@ -158,4 +158,7 @@ def nearest_segments(polls: PollArrays, sessions: SessionArrays, keys: _Keys) ->
     )
 
 
+# The methods by name (rule 7), and what pages and the admin call each.
 EXTRAPOLATIONS = {"last_known": last_known_segments, "nearest": nearest_segments}
+METHOD_LABELS = {"last_known": "last known status", "nearest": "nearest poll"}
+DEFAULT_METHOD = "last_known"

@@ -62,9 +62,6 @@ class FeedArrays:
         store_ids = sorted({p[0] for p in polls} | {h[0] for h in hours} | set(zones))
         position = {store_id: i for i, store_id in enumerate(store_ids)}
 
-        def micros_of_day(t):
-            return ((t.hour * 60 + t.minute) * 60 + t.second) * MICROSECONDS_PER_SECOND + t.microsecond
-
         return cls(
             store_ids=store_ids,
             store_zones=[zones.get(s, default_zone) for s in store_ids],
@@ -73,12 +70,17 @@ class FeedArrays:
             poll_active=np.array([bool(p[2]) for p in polls], dtype=bool),
             hours_store=np.array([position[h[0]] for h in hours], dtype=np.int64),
             hours_day=np.array([h[1] for h in hours], dtype=np.int64),
-            hours_start_us=np.array([micros_of_day(h[2]) for h in hours], dtype=np.int64),
-            hours_end_us=np.array([micros_of_day(h[3]) for h in hours], dtype=np.int64),
+            hours_start_us=np.array([microseconds_of_day(h[2]) for h in hours], dtype=np.int64),
+            hours_end_us=np.array([microseconds_of_day(h[3]) for h in hours], dtype=np.int64),
         )
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def microseconds_of_day(moment: dt.time) -> int:
+    """Exact integer microseconds from local midnight to a wall-clock time."""
+    return ((moment.hour * 60 + moment.minute) * 60 + moment.second) * MICROSECONDS_PER_SECOND + moment.microsecond
 
 
 def epoch_microseconds(moment: dt.datetime) -> int:

@@ -101,8 +101,8 @@ def test_as_of_is_iso_time_in_utc_unless_it_has_an_offset(trigger, worked_exampl
 @pytest.mark.parametrize(
     ("body", "field", "words"),
     [
-        ({"as_of": "yesterday"}, "as_of", "wrong format"),
-        ({"as_of": 12}, "as_of", "wrong format"),
+        ({"as_of": "yesterday"}, "as_of", "“yesterday” is not a time: write it like 2023-01-25T18:13:22Z"),
+        ({"as_of": 12}, "as_of", "“12” is not a time"),
         ({"method": "average"}, "method", "not a valid choice"),
         ({"as_of": "2023-01-25T12:00:00Z", "store": "a"}, "non_field_errors", "Unknown field(s): store"),
         (["as_of"], "non_field_errors", "Expected a dictionary"),

@@ -6,9 +6,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from monitoring.snapshot import read_snapshot
 from reports.generation import compute_report, write_report_csv
-from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -71,41 +69,6 @@ def test_a_bad_as_of_is_a_clear_error():
 def test_an_empty_database_is_a_clear_error():
     with pytest.raises(CommandError, match="no polls yet"):
         call_command("generate_report")
-
-
-def test_the_snapshot_keeps_microseconds_zones_and_hours():
-    store = StoreFactory(store_id="s")
-    StatusPollFactory(store=store, timestamp_utc=at("2023-01-25 18:13:22.479220"), status="inactive")
-    StatusPollFactory(store=store, timestamp_utc=at("2023-01-25 18:13:00"), status="active")
-    BusinessHoursFactory(
-        store=store, day_of_week=6, start_time_local=dt.time(23, 59, 59), end_time_local=dt.time(0, 10)
-    )
-    other = StoreFactory(store_id="t")
-    TimezoneFactory(store=other, timezone_str="Asia/Beirut")
-    snapshot = read_snapshot(None, dt.timedelta(days=14))
-    assert snapshot.as_of == at("2023-01-25 18:13:22.479220")
-    assert snapshot.store_ids == ["s", "t"]
-    assert snapshot.store_zones == ["America/Chicago", "Asia/Beirut"]
-    polls = sorted(
-        zip(snapshot.poll_store.tolist(), snapshot.poll_time_us.tolist(), snapshot.poll_active.tolist(), strict=True)
-    )
-    assert polls == [(0, 1674670380000000, True), (0, 1674670402479220, False)]
-    assert snapshot.hours_store.tolist() == [0]
-    assert snapshot.hours_day.tolist() == [6]
-    assert snapshot.hours_start_us.tolist() == [(23 * 3600 + 59 * 60 + 59) * 1_000_000]
-    assert snapshot.hours_end_us.tolist() == [600 * 1_000_000]
-
-
-def test_the_snapshot_reads_only_the_lookback_and_one_store_when_asked():
-    store = StoreFactory(store_id="s")
-    for day in (1, 10, 20):
-        StatusPollFactory(store=store, timestamp_utc=at(f"2023-01-{day:02d} 00:00"))
-    StatusPollFactory(store=StoreFactory(store_id="other"), timestamp_utc=at("2023-01-20 00:00"))
-    snapshot = read_snapshot(at("2023-01-20 00:00"), dt.timedelta(days=14))
-    assert len(snapshot.poll_store) == 3  # Jan 10 and Jan 20 for "s", Jan 20 for "other"
-    only = read_snapshot(at("2023-01-20 00:00"), dt.timedelta(days=14), store_id="s")
-    assert only.store_ids == ["s"]
-    assert len(only.poll_store) == 2
 
 
 def test_a_single_store_report_equals_its_row_in_the_full_report(worked_examples):

@@ -147,7 +147,7 @@ def test_the_store_week_draws_a_row_per_local_day_and_the_figures_in_green_and_r
     # The store with the most downtime in the week: plenty of red and green to add up.
     position = int(figures.downtime_us["week"].argmax())
     store_id = figures.store_ids[position]
-    zone = data.snapshot.store_zones[int(figures.store_index[position])]
+    zone = data.feeds.store_zones[int(figures.store_index[position])]
     page = open_page()
     page.goto(f"{live_server.url}/stores/{store_id}/")
     assert page.locator("#timeline g.day").count() == local_days(zone, data.as_of)

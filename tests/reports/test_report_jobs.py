@@ -19,9 +19,8 @@ from django_q.exceptions import TimeoutException
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
-from monitoring import snapshot
 from monitoring.ingestion import load_feeds
-from reports import actions, generation, tasks
+from reports import actions, generation, snapshot, tasks
 from reports.heartbeat import Heartbeat
 from reports.models import Report
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory
@@ -351,7 +350,7 @@ def test_a_load_during_a_report_never_mixes_old_and_new_data(monkeypatch, tmp_pa
             connection.close()
 
     writer = threading.Thread(target=load)
-    real_read_polls = snapshot._read_polls
+    real_read_polls = snapshot.read_polls
     load_waited = []
 
     def read_polls_while_loading(queryset):
@@ -362,7 +361,7 @@ def test_a_load_during_a_report_never_mixes_old_and_new_data(monkeypatch, tmp_pa
             load_waited.append(writer.is_alive())
         return real_read_polls(queryset)
 
-    monkeypatch.setattr("monitoring.snapshot._read_polls", read_polls_while_loading)
+    monkeypatch.setattr("reports.snapshot.read_polls", read_polls_while_loading)
     report = Report.objects.create()
     assert actions.do_run_report(report.pk) == "Complete"
     writer.join(timeout=60)

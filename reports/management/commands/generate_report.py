@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from reports.generation import NoPollsError, compute_report, parse_as_of, write_report_csv
-from reports.uptime import METHODS
+from reports.uptime import DEFAULT_METHOD, METHODS
 
 
 def report_time(text: str):
@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--as-of", type=report_time, help="report time (default: the newest poll)")
-        parser.add_argument("--method", choices=METHODS, default="last_known", help="extrapolation method")
+        parser.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD, help="extrapolation method")
         parser.add_argument("--out", help="write the CSV to this file instead of stdout")
 
     def handle(self, *args, as_of, method, out, **options):

@@ -1,0 +1,167 @@
+"""One consistent read of the feeds, as the calculator's ``FeedArrays``, for one report.
+
+Each table is read with one query inside one read transaction (``read_transaction``), so a
+load running at the same time cannot tear the snapshot: a report sees the database either
+before or after that load, never half of it, and the load does not wait for the report.
+The report's rules are applied here: the report time (as_of) and the lookback (rule 1) and
+the default time zone (rule 4).
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import CharField, QuerySet
+from django.db.models.functions import Cast
+
+from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
+from monitoring.timezones import DEFAULT_TIMEZONE
+from reports import pg_binary
+from reports.uptime import FeedArrays, microseconds_of_day
+
+# PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC.
+_PG_EPOCH_SHIFT_US = 946_684_800 * 1_000_000
+# Polls travel as arrays of at most this many stores each, far below PostgreSQL's 1 GB per value.
+STORES_PER_ARRAY = 1024
+PollColumns = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The feeds as the calculator reads them, and the report time they were read for.
+
+    ``as_of`` is the resolved report time: the one asked for, or the newest poll; None when
+    the database holds no polls at all.
+    """
+
+    as_of: dt.datetime | None
+    feeds: FeedArrays
+
+
+def read_snapshot(as_of: dt.datetime | None, lookback: dt.timedelta, store_id: str | None = None) -> Snapshot:
+    """The feeds as of ``as_of`` (default: the newest poll), polls limited to the lookback.
+
+    With ``store_id`` only that store is read (for a store's own page).
+    """
+    with read_transaction():
+        stores = Store.objects.order_by("pk")
+        polls = StatusPoll.objects.all()
+        hours = BusinessHours.objects.all()
+        zones = Timezone.objects.all()
+        if store_id is not None:
+            stores = stores.filter(store_id=store_id)
+            polls = polls.filter(store__store_id=store_id)
+            hours = hours.filter(store__store_id=store_id)
+            zones = zones.filter(store__store_id=store_id)
+        store_pks, store_ids = _columns(stores.values_list("pk", "store_id"), 2)
+        store_pk_array = np.array(store_pks, dtype=np.int64)
+
+        resolved = as_of if as_of is not None else polls.newest_time()
+        if resolved is None:
+            poll_store_pk, poll_time_us, poll_active = _no_polls()
+        else:
+            window = polls.filter(timestamp_utc__gte=resolved - lookback, timestamp_utc__lte=resolved)
+            poll_store_pk, poll_time_us, poll_active = read_polls(window)
+
+        zone_pk, zone_names = _columns(zones.values_list("store_id", "timezone_str"), 2)
+        store_zones = [DEFAULT_TIMEZONE] * len(store_ids)
+        for position, zone in zip(_positions(store_pk_array, zone_pk).tolist(), zone_names, strict=True):
+            store_zones[position] = zone
+
+        hours_pk, days, opens, closes = _columns(
+            hours.values_list("store_id", "day_of_week", "start_time_local", "end_time_local"), 4
+        )
+
+    feeds = FeedArrays(
+        store_ids=list(store_ids),
+        store_zones=store_zones,
+        poll_store=_positions(store_pk_array, poll_store_pk),
+        poll_time_us=poll_time_us,
+        poll_active=poll_active,
+        hours_store=_positions(store_pk_array, hours_pk),
+        hours_day=np.array(days, dtype=np.int64),
+        hours_start_us=np.array([microseconds_of_day(t) for t in opens], dtype=np.int64),
+        hours_end_us=np.array([microseconds_of_day(t) for t in closes], dtype=np.int64),
+    )
+    return Snapshot(as_of=resolved, feeds=feeds)
+
+
+@contextmanager
+def read_transaction() -> Iterator[None]:
+    """One read-only transaction whose reads all see the same committed state.
+
+    PostgreSQL: REPEATABLE READ. SQLite: a deferred transaction, which in WAL mode keeps the
+    snapshot of its first read without blocking writers (Django's atomic() would BEGIN
+    IMMEDIATE here, taking the write lock and making loads wait for the report).
+    Inside an existing transaction (tests) it just runs in that one.
+    """
+    if connection.in_atomic_block:
+        yield
+    elif connection.vendor == "sqlite":
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN DEFERRED")
+            try:
+                yield
+            finally:
+                cursor.execute("COMMIT")
+    else:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield
+
+
+def read_polls(polls: "QuerySet[StatusPoll]") -> PollColumns:
+    """(store pk, UTC µs since the epoch, active) arrays of the polls selected by ``polls``."""
+    if connection.vendor == "postgresql":
+        return _read_polls_postgresql(polls)
+    return _read_polls_generic(polls)
+
+
+def _read_polls_generic(polls: "QuerySet[StatusPoll]") -> PollColumns:
+    # Text timestamps parse in numpy ~10x faster than building datetimes row by row.
+    rows = polls.annotate(time_text=Cast("timestamp_utc", CharField())).values_list("store_id", "time_text", "status")
+    store_pk, time_text, status = _columns(rows, 3)
+    times = np.array([text[:26] for text in time_text], dtype="datetime64[us]")
+    return (
+        np.array(store_pk, dtype=np.int64),
+        times.astype(np.int64),
+        np.array(status, dtype=object) == StatusPoll.Status.ACTIVE,
+    )
+
+
+def _read_polls_postgresql(polls: "QuerySet[StatusPoll]") -> PollColumns:
+    # COPY the polls as a few binary arrays and read them straight into numpy: the rows never
+    # become Python objects (about 0.7 s for 1.85 M polls here, against ~3 s row by row).
+    select_sql, params = polls.order_by().values_list("store_id", "timestamp_utc", "status").query.sql_with_params()
+    sql = (
+        "COPY (SELECT array_agg(p.store_id), array_agg(p.timestamp_utc), array_agg(p.status = %s) "
+        f"FROM ({select_sql}) AS p(store_id, timestamp_utc, status) "
+        f"GROUP BY p.store_id / {STORES_PER_ARRAY}) TO STDOUT (FORMAT BINARY)"
+    )
+    buffer = bytearray()
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor underneath Django's wrapper
+        with raw.copy(sql, (StatusPoll.Status.ACTIVE.value, *params)) as copy:
+            for block in copy:
+                buffer += block
+    stores, times, actives = pg_binary.read_array_rows(buffer, (pg_binary.INT8, pg_binary.TIMESTAMPTZ, pg_binary.BOOL))
+    return stores.astype(np.int64), times.astype(np.int64) + _PG_EPOCH_SHIFT_US, actives.astype(bool)
+
+
+def _no_polls() -> PollColumns:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
+
+
+def _columns(rows: Iterable[Sequence[Any]], width: int) -> tuple[tuple[Any, ...], ...]:
+    listed = list(rows)
+    return tuple(zip(*listed, strict=True)) if listed else ((),) * width
+
+
+def _positions(store_pks: np.ndarray, pks: Sequence[int]) -> np.ndarray:
+    return np.searchsorted(store_pks, np.asarray(pks, dtype=np.int64)).astype(np.int64)
