@@ -5,6 +5,8 @@ is a correlated subquery on the (store, time) index) and the polls list never co
 table: ``show_full_result_count`` is off and its paginator uses the planner's estimate.
 """
 
+from typing import ClassVar
+
 from django.contrib import admin
 from django.db.models import F, OuterRef, Subquery
 
@@ -81,8 +83,8 @@ class StoreAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # counts per filter option would scan every store
     list_per_page = 100
     # reports.admin adds the store's report figures and its week page.
-    fields: tuple[str, ...] = ("store_id",)
-    readonly_fields: tuple[str, ...] = ()
+    fields: ClassVar[tuple[str, ...]] = ("store_id",)
+    readonly_fields: ClassVar[tuple[str, ...]] = ()
     inlines = (TimezoneInline, BusinessHoursInline)
 
     def get_queryset(self, request):

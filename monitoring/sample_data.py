@@ -12,6 +12,7 @@ import datetime as dt
 import gzip
 import random
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -376,7 +377,7 @@ def _uuid_ids(rng: np.random.Generator, stores: int) -> list[str]:
     return [str(uuid.UUID(bytes=raw[i : i + 16], version=4)) for i in range(0, len(raw), 16)]
 
 
-def _normalised(weights: dict[str, float]) -> np.ndarray:
+def _normalised(weights: Mapping[str, float]) -> np.ndarray:
     values = np.array(list(weights.values()), dtype=float)
     return values / values.sum()
 

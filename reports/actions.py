@@ -23,13 +23,14 @@ from django.core.files.base import ContentFile
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_q.conf import Conf
 from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
 
 from reports import generation
 from reports.heartbeat import Heartbeat
 from reports.models import Report
-from reports.uptime import DEFAULT_METHOD, METHODS
+from reports.uptime import DEFAULT_METHOD, METHODS, UptimeFigures
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,8 @@ def recover_stalled_reports(*, now: dt.datetime | None = None) -> Recovery:
             log.warning("report %s: %s; marked Failed", report.report_id, _stall_description(report))
             recovery.failed.append(report.report_id)
 
-    resend_before = now - dt.timedelta(seconds=settings.Q_CLUSTER["retry"])
+    # The queue hands a task out again after its retry time; a Pending report older than that lost it.
+    resend_before = now - dt.timedelta(seconds=Conf.RETRY)
     waiting = Report.objects.filter(status=Status.PENDING).filter(
         Q(queued_at__lt=resend_before) | Q(queued_at__isnull=True, created_at__lt=resend_before)
     )
@@ -207,7 +209,7 @@ class _ProgressWriter:
 
     def __init__(self, run: _Run):
         self._run = run
-        self._stage = None
+        self._stage: str | None = None
         self._written_at = 0.0
 
     def __call__(self, fraction: float, stage: str) -> None:
@@ -225,12 +227,14 @@ class _ProgressWriter:
             raise _Superseded
 
 
-def _save_csv(report: Report, figures) -> str:
+def _save_csv(report: Report, figures: UptimeFigures) -> str:
     """Write the CSV through the report's FileField storage; returns the stored name."""
     text = io.StringIO()
     generation.write_report_csv(figures, text)
     report.csv_file.save(f"{report.report_id}.csv", ContentFile(text.getvalue().encode("utf-8")), save=False)
-    return report.csv_file.name
+    name = report.csv_file.name
+    assert name, "FieldFile.save() names the file"
+    return name
 
 
 def _queue(report_pk: int) -> None:

@@ -1,5 +1,8 @@
 """The report parameters (as_of, method) as typed in the pages and the admin."""
 
+import datetime as dt
+from typing import Any
+
 from django import forms
 
 from reports.generation import parse_as_of
@@ -10,8 +13,8 @@ from reports.uptime import DEFAULT_METHOD
 class AsOfField(forms.CharField):
     """ISO 8601 time, UTC when it has no offset; also the feeds' ``2023-01-25 18:13:22 UTC``."""
 
-    def to_python(self, value):
-        text = super().to_python(value).strip()
+    def to_python(self, value: Any) -> dt.datetime | None:  # type: ignore[override]  # a time, not text
+        text = (super().to_python(value) or "").strip()
         if not text:
             return None
         try:
@@ -34,5 +37,6 @@ class ReportParametersForm(forms.Form):
 
     def errors_as_sentence(self) -> str:
         return " ".join(
-            f"{self.fields[name].label or name}: {' '.join(errors)}" for name, errors in self.errors.items()
+            f"{self.fields[name].label or name}: {' '.join(str(error) for error in errors)}"
+            for name, errors in self.errors.items()
         )

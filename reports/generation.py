@@ -6,7 +6,7 @@ The management command, the background job and the store pages all call these fu
 import csv
 import datetime as dt
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Protocol
 
 from django.conf import settings
 
@@ -23,6 +23,12 @@ from reports.uptime import (
 
 # Share of the whole run each stage takes (measured on 14,000 stores), for progress figures.
 _READ_SHARE, _COMPUTE_SHARE = 0.45, 0.45
+
+
+class TextSink(Protocol):
+    """Where a CSV can be written: a text file, ``sys.stdout``, a command's ``self.stdout``."""
+
+    def write(self, text: str, /) -> object: ...
 
 
 class NoPollsError(Exception):
@@ -93,7 +99,7 @@ def _no_progress(fraction: float, stage: str) -> None:
     pass
 
 
-def write_report_csv(figures: UptimeFigures, stream: TextIO) -> int:
+def write_report_csv(figures: UptimeFigures, stream: "TextSink") -> int:
     """Write the report CSV (header and one row per store); returns the number of rows."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)

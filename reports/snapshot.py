@@ -163,5 +163,5 @@ def _columns(rows: Iterable[Sequence[Any]], width: int) -> tuple[tuple[Any, ...]
     return tuple(zip(*listed, strict=True)) if listed else ((),) * width
 
 
-def _positions(store_pks: np.ndarray, pks: Sequence[int]) -> np.ndarray:
+def _positions(store_pks: np.ndarray, pks: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.searchsorted(store_pks, np.asarray(pks, dtype=np.int64)).astype(np.int64)

@@ -201,12 +201,11 @@ def _clock_changes(zone: str, day_start: int, day_end: int) -> list[Tick]:
 def _offset_pieces(zone: str, start_us: int, end_us: int) -> list[tuple[int, int, int]]:
     """``[low, high)`` pieces of ``[start, end)`` with one UTC offset each (µs)."""
     transitions, offsets = utc_offset_changes(zone, start_us, end_us)
-    cuts = [t * MICROSECONDS_PER_SECOND for t in transitions]
+    # Offset k holds from transition k-1 to transition k; the first and the last are unbounded.
+    edges = [start_us, *(t * MICROSECONDS_PER_SECOND for t in transitions), end_us]
     pieces = []
-    edges = [None] + cuts + [None]
     for k, offset in enumerate(offsets):
-        low = max(start_us, edges[k]) if edges[k] is not None else start_us
-        high = min(end_us, edges[k + 1]) if edges[k + 1] is not None else end_us
+        low, high = max(start_us, edges[k]), min(end_us, edges[k + 1])
         if high > low:
             pieces.append((low, high, offset * MICROSECONDS_PER_SECOND))
     return pieces

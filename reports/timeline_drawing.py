@@ -6,6 +6,7 @@ scales to any screen; each drawn span keeps its exact UTC microseconds for reade
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from reports.timeline import HOUR_US, DayRow, Span, WeekTimeline
@@ -26,8 +27,8 @@ class Drawing:
     width: int
     height: int
     zone: str
-    axis: list[dict]
-    rows: list[dict]
+    axis: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
     as_of_x: float
     as_of_y: float
 
@@ -50,7 +51,7 @@ def draw_week(timeline: WeekTimeline) -> Drawing:
         for hour in range(0, axis_hours + 1, 3)
     ]
     axis[-1]["anchor"] = "end"  # the last label ends at the right edge instead of overflowing it
-    rows = []
+    rows: list[dict[str, Any]] = []
     for index, day in enumerate(timeline.days):
         top = AXIS_HEIGHT + index * ROW_HEIGHT
         band_top = top + TICK_HEIGHT + 2
@@ -86,7 +87,9 @@ def draw_week(timeline: WeekTimeline) -> Drawing:
                     for p in day.polls
                 ],
                 "grid": [
-                    {"x": x(m.offset_us), "hour": m.hour} for m in day.hour_marks if m.hour % 3 == 0 and m.offset_us > 0
+                    {"x": x(m.offset_us), "hour": m.hour}
+                    for m in day.hour_marks
+                    if m.hour is not None and m.hour % 3 == 0 and m.offset_us > 0
                 ],
                 "clock_changes": [_clock_change(c, x, tz) for c in day.clock_changes],
             }

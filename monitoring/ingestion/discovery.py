@@ -63,8 +63,8 @@ def _feed_of_file(path: Path) -> Feed | None:
         if stem in spec.file_stems:
             return feed
     if stem.startswith(EXPORT_FILE_PREFIX):
-        feed = feed_of_header(read_header(path))
-        if feed is None:
+        exported = feed_of_header(read_header(path))
+        if exported is None:
             raise IngestionError(
                 path.name,
                 "is a bq-results export whose header matches no feed (expected the columns of "
@@ -72,5 +72,5 @@ def _feed_of_file(path: Path) -> Feed | None:
                 + ")",
                 line=1,
             )
-        return feed
+        return exported
     return None

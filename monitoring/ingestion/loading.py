@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
@@ -93,9 +95,10 @@ def load_feeds(
     backend = backend_for(connections[using])
     summaries = []
     with transaction.atomic(using=using):
-        for feed in Feed:
-            if files[feed] is not None:
-                summaries.append(_load_file(backend, feed, Path(files[feed]), skip_invalid, progress))
+        for feed in Feed:  # in the order the run loads them
+            path = files[feed]
+            if path is not None:
+                summaries.append(_load_file(backend, feed, Path(path), skip_invalid, progress))
     return LoadSummary(
         feeds=[summary for summary, _ in summaries],
         stores_created=sum(counts.stores_created for _, counts in summaries),
@@ -117,12 +120,12 @@ def _load_file(
             bar = progress(f"{feed.value} {reader.name}", reader.total_bytes)
             reader.on_progress = bar.update_to
         try:
-            write = {
+            write: dict[Feed, Callable[[Iterator[tuple[Any, ...]]], WriteCounts]] = {
                 Feed.POLLS: backend.insert_polls,
                 Feed.HOURS: backend.replace_hours,
                 Feed.TIMEZONES: backend.replace_timezones,
-            }[feed]
-            counts = write(reader.rows())
+            }
+            counts = write[feed](reader.rows())
         finally:
             if bar is not None:
                 bar.close()

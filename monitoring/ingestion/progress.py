@@ -46,7 +46,7 @@ class _TqdmBar:
 
     def update_to(self, done: int) -> None:
         self.bar.update(done - self.bar.n)
-        if done >= self.bar.total:
+        if self.bar.total is not None and done >= self.bar.total:
             # Reading is done; the set-based SQL that follows can take seconds on big files.
             self.bar.set_postfix_str("writing to the database")
 

@@ -17,7 +17,6 @@ import datetime as dt
 import gzip
 import io
 import os
-import typing
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,7 +38,7 @@ def open_feed_text(path: Path) -> tuple[io.TextIOWrapper, io.BufferedReader]:
     return io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""), raw
 
 
-def open_feed_bytes(path: Path) -> tuple[typing.BinaryIO, io.BufferedReader]:
+def open_feed_bytes(path: Path) -> tuple[gzip.GzipFile | io.BufferedReader, io.BufferedReader]:
     """The file's content as bytes, uncompressed if it is gzip, and the raw file under it."""
     try:
         raw = open(path, "rb")  # noqa: SIM115 - the caller closes it

@@ -4,15 +4,19 @@ The API is open, like the assignment's: it needs no login (report ids are ungues
 any caller may trigger a report anyway). Every error is JSON: ``{"error": "sentence"}``.
 """
 
+from collections.abc import Sequence
+
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException, NotFound, ValidationError
-from rest_framework.parsers import JSONParser
-from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ReadOnlyModelViewSet
@@ -44,17 +48,19 @@ class CsvNotReady(APIException):
     default_detail = "The report has no CSV yet."
 
 
-class ReportAPIMixin:
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    parser_classes = [JSONParser]
+class ReportAPIMixin(APIView):
+    """What every report endpoint shares: open access, JSON bodies, no content negotiation errors."""
 
-    def perform_content_negotiation(self, request, force=False):
+    authentication_classes: Sequence[type[BaseAuthentication]] = ()
+    permission_classes: Sequence[type[BasePermission]] = (AllowAny,)
+    parser_classes: Sequence[type[BaseParser]] = (JSONParser,)
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
         # Never a 404/406 over ?format= or Accept: answers are JSON or (by choice) the CSV.
         return super().perform_content_negotiation(request, force=True)
 
 
-class TriggerReportView(ReportAPIMixin, APIView):
+class TriggerReportView(ReportAPIMixin):
     renderer_classes = [JSONRenderer]
 
     @extend_schema(
@@ -82,7 +88,7 @@ class TriggerReportView(ReportAPIMixin, APIView):
         )
 
 
-class GetReportView(ReportAPIMixin, APIView):
+class GetReportView(ReportAPIMixin):
     renderer_classes = [JSONRenderer]
 
     @extend_schema(

@@ -1,6 +1,6 @@
 """The calculator's entry point: ``compute_uptime`` turns one snapshot into the report figures."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
@@ -64,7 +64,7 @@ class UptimeFigures:
         values = self.uptime_us[window] if which == "uptime" else self.downtime_us[window]
         return values / UNITS_US[window]
 
-    def rows(self):
+    def rows(self) -> Iterator[list[str]]:
         """CSV rows (rule 9): store_id then the six figures rounded to 2 decimals."""
         columns = [
             self.in_report_units(window, which)
@@ -153,7 +153,7 @@ def _store_blocks(store_starts: np.ndarray, n_polls: int, block_polls: int) -> l
     return list(pairwise(bounds.tolist()))
 
 
-def _concatenate(parts, fields):
+def _concatenate(parts: Sequence[SessionArrays | SegmentArrays], fields: tuple[str, ...]) -> list[np.ndarray]:
     return [
         np.concatenate([getattr(part, field) for part in parts]) if parts else np.zeros(0, np.int64) for field in fields
     ]
@@ -175,10 +175,11 @@ def _polls_in_lookback(feeds: FeedArrays, start_us: int, end_us: int, keys: Poll
     return PollArrays(store, time, (packed & 1).astype(bool), poll_keys)
 
 
-def _overlap(start, end, window_start, window_end):
-    return np.maximum(np.minimum(end, window_end) - np.maximum(start, window_start), 0)
+def _overlap(start: np.ndarray, end: np.ndarray, window_start: int, window_end: int) -> np.ndarray:
+    overlap: np.ndarray = np.maximum(np.minimum(end, window_end) - np.maximum(start, window_start), 0)
+    return overlap
 
 
-def _sum_by_store(store, microseconds, n_stores) -> np.ndarray:
+def _sum_by_store(store: np.ndarray, microseconds: np.ndarray, n_stores: int) -> np.ndarray:
     # Float sums of integer microseconds are exact below 2**53 µs (285 years).
     return np.rint(np.bincount(store, weights=microseconds, minlength=n_stores)).astype(np.int64)

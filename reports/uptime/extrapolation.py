@@ -5,6 +5,7 @@ every store, each active or inactive. Window figures are sums over these segment
 status over time never depends on the window.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ class PollArrays:
     active: np.ndarray
     key: np.ndarray
 
-    def take(self, chosen) -> "PollArrays":
+    def take(self, chosen: np.ndarray | slice) -> "PollArrays":
         return PollArrays(self.store[chosen], self.time[chosen], self.active[chosen], self.key[chosen])
 
 
@@ -52,19 +53,22 @@ class PollKeys:
         if n_stores * self.span >= 2**62:
             raise ValueError("time range too long for the number of stores")
 
-    def __call__(self, store, time):
-        return store * self.span + 1 + (time - self.base)
+    def __call__(self, store: np.ndarray, time: np.ndarray) -> np.ndarray:
+        keys: np.ndarray = store * self.span + 1 + (time - self.base)
+        return keys
 
-    def minus_infinity(self, store):
+    def minus_infinity(self, store: np.ndarray) -> np.ndarray:
         return store * self.span
 
-    def decode(self, key):
+    def decode(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(store, time) back from keys."""
         store, offset = np.divmod(key, self.span)
         return store, offset - 1 + self.base
 
 
-def evidence_polls(polls: PollArrays, sessions: SessionArrays, session_keys: np.ndarray):
+def evidence_polls(
+    polls: PollArrays, sessions: SessionArrays, session_keys: np.ndarray
+) -> tuple[PollArrays, np.ndarray]:
     """The evidence polls and the session each lies in (-1 outside sessions).
 
     Evidence is the polls inside business sessions; a store with none uses all its polls.
@@ -77,7 +81,9 @@ def evidence_polls(polls: PollArrays, sessions: SessionArrays, session_keys: np.
     return polls.take(evidence), session[evidence]
 
 
-def _session_containing(store, key, time, sessions: SessionArrays, session_keys) -> np.ndarray:
+def _session_containing(
+    store: np.ndarray, key: np.ndarray, time: np.ndarray, sessions: SessionArrays, session_keys: np.ndarray
+) -> np.ndarray:
     """Index of the session holding each (store, instant) with the given keys, or -1."""
     candidate = np.searchsorted(session_keys, key, side="right") - 1
     safe = np.maximum(candidate, 0)
@@ -159,6 +165,7 @@ def nearest_segments(polls: PollArrays, sessions: SessionArrays, keys: PollKeys)
 
 
 # The methods by name (rule 7), and what pages and the admin call each.
-EXTRAPOLATIONS = {"last_known": last_known_segments, "nearest": nearest_segments}
+Extrapolation = Callable[[PollArrays, SessionArrays, PollKeys], SegmentArrays]
+EXTRAPOLATIONS: dict[str, Extrapolation] = {"last_known": last_known_segments, "nearest": nearest_segments}
 METHOD_LABELS = {"last_known": "last known status", "nearest": "nearest poll"}
 DEFAULT_METHOD = "last_known"

@@ -1,6 +1,7 @@
 """The calculator's input: the three feeds as flat numpy arrays indexed by store position."""
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,7 @@ class FeedArrays:
     hours_start_us: np.ndarray  # int64, local microseconds since midnight, in [0, 1 day)
     hours_end_us: np.ndarray  # int64, local microseconds since midnight, in [0, 1 day)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         n_stores = len(self.store_ids)
         if len(self.store_zones) != n_stores:
             raise ValueError("store_zones must have one zone per store")
@@ -50,7 +51,14 @@ class FeedArrays:
                 raise ValueError(f"{name} must index store_ids")
 
     @classmethod
-    def from_rows(cls, polls, hours=(), zones=None, *, default_zone):
+    def from_rows(
+        cls,
+        polls: Iterable[tuple[str, dt.datetime, bool]],
+        hours: Iterable[tuple[str, int, dt.time, dt.time]] = (),
+        zones: Mapping[str, str] | None = None,
+        *,
+        default_zone: str,
+    ) -> "FeedArrays":
         """Build from plain rows; convenient in tests and small tools.
 
         ``polls``: (store_id, aware datetime, active bool); ``hours``: (store_id, day, start time,

@@ -74,7 +74,9 @@ def business_sessions(
     return SessionArrays(store=store[order], start=start[order], end=end[order])
 
 
-def _group_by_zone_and_pattern(store_zones: list[str], hours: WeeklyHours):
+def _group_by_zone_and_pattern(
+    store_zones: list[str], hours: WeeklyHours
+) -> tuple[np.ndarray, np.ndarray, list[str], list[np.ndarray]]:
     """Stores with hours, each one's group, and per group its zone and weekly rows."""
     row_store, pattern_rows = hours.store, hours.rows
     if len(row_store) == 0:
@@ -84,8 +86,9 @@ def _group_by_zone_and_pattern(store_zones: list[str], hours: WeeklyHours):
     firsts = np.concatenate(([0], cuts))
     lasts = np.concatenate((cuts, [len(row_store)]))
     hours_stores = row_store[firsts]
-    group_of_key: dict = {}
-    group_zones, group_patterns = [], []
+    group_of_key: dict[tuple[str, bytes], int] = {}
+    group_zones: list[str] = []
+    group_patterns: list[np.ndarray] = []
     store_group = np.empty(len(hours_stores), dtype=np.int64)
     for i, (first, last) in enumerate(zip(firsts.tolist(), lasts.tolist(), strict=True)):
         zone = store_zones[hours_stores[i]]
@@ -100,7 +103,9 @@ def _group_by_zone_and_pattern(store_zones: list[str], hours: WeeklyHours):
     return hours_stores, store_group, group_zones, group_patterns
 
 
-def _expand_patterns(group_zones, group_patterns, range_start_us, range_end_us) -> SessionArrays:
+def _expand_patterns(
+    group_zones: list[str], group_patterns: list[np.ndarray], range_start_us: int, range_end_us: int
+) -> SessionArrays:
     """Merged UTC sessions of each (zone, weekly pattern) group; ``store`` holds the group."""
     if not group_patterns:
         empty = np.zeros(0, dtype=np.int64)
@@ -151,7 +156,9 @@ def _expand_patterns(group_zones, group_patterns, range_start_us, range_end_us) 
     return _merge(interval_group[keep], utc_start[keep], utc_end[keep], range_start_us, range_end_us)
 
 
-def _merge(owner, start, end, range_start_us, range_end_us) -> SessionArrays:
+def _merge(
+    owner: np.ndarray, start: np.ndarray, end: np.ndarray, range_start_us: int, range_end_us: int
+) -> SessionArrays:
     """Merge overlapping or touching intervals of the same owner."""
     if len(owner) == 0:
         return SessionArrays(owner, start, end)
@@ -169,7 +176,7 @@ def _merge(owner, start, end, range_start_us, range_end_us) -> SessionArrays:
     return SessionArrays(store=owner[firsts], start=start[firsts], end=np.maximum.reduceat(end, firsts))
 
 
-def _copy_to_stores(group_sessions: SessionArrays, hours_stores, store_group) -> SessionArrays:
+def _copy_to_stores(group_sessions: SessionArrays, hours_stores: np.ndarray, store_group: np.ndarray) -> SessionArrays:
     """Give each store a copy of its group's sessions (``group_sessions.store`` is the group)."""
     n_groups = int(store_group.max()) + 1 if len(store_group) else 0
     per_group = np.bincount(group_sessions.store, minlength=n_groups)

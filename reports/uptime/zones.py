@@ -22,7 +22,9 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _offset_seconds(zone: ZoneInfo, utc_seconds: int) -> int:
-    return int(dt.datetime.fromtimestamp(utc_seconds, zone).utcoffset().total_seconds())
+    offset = dt.datetime.fromtimestamp(utc_seconds, zone).utcoffset()
+    assert offset is not None  # an aware datetime always has one
+    return int(offset.total_seconds())
 
 
 @lru_cache(maxsize=1024)

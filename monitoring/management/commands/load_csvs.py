@@ -3,6 +3,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.ingestion import (
+    Feed,
     IngestionError,
     TerminalProgress,
     choose_feed_files,
@@ -37,8 +38,13 @@ class Command(BaseCommand):
         progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
         try:
             files = choose_feed_files(directory, polls=polls, hours=hours, timezones=timezones)
-            paths = {feed.value: path for feed, path in files.items()}
-            summary = load_feeds(**paths, skip_invalid=skip_invalid, progress=progress)
+            summary = load_feeds(
+                polls=files.get(Feed.POLLS),
+                hours=files.get(Feed.HOURS),
+                timezones=files.get(Feed.TIMEZONES),
+                skip_invalid=skip_invalid,
+                progress=progress,
+            )
         except IngestionError as error:
             raise CommandError(f"{error}\nNothing was loaded.") from error
         for line in summary.describe():
