@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from monitoring import stats
 from monitoring.models import StatusPoll, Store
 from reports.store_week import store_figures
+from tests.assertions import absent_from, page_text
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,17 +62,19 @@ def listed_store_ids(response):
 
 def test_the_store_list_shows_zone_hours_and_the_newest_poll(admin_client, stores):
     response = admin_client.get(STORES)
-    assert response.status_code == 200
-    page = response.content.decode()
+    page = page_text(response)
     assert listed_store_ids(response) == ["100", "200", "300"]
-    assert "America/Chicago (default)" in page
-    assert "America/New_York" in page
-    assert "24/7" in page
-    assert "Mon–Fri 09:00–17:00; closed Sat–Sun" in page
-    assert "2023-01-25 11:30:00" in page
-    assert "2023-01-25 10:00:00" in page
-    assert '<td class="field-newest_status">inactive</td>' in page
-    assert '<td class="field-newest_status">no polls</td>' in page
+    assert not absent_from(
+        page,
+        "America/Chicago (default)",
+        "America/New_York",
+        "24/7",
+        "Mon–Fri 09:00–17:00; closed Sat–Sun",
+        "2023-01-25 11:30:00",
+        "2023-01-25 10:00:00",
+        '<td class="field-newest_status">inactive</td>',
+        '<td class="field-newest_status">no polls</td>',
+    )
 
 
 def test_the_store_list_runs_the_same_few_queries_for_any_number_of_stores(
@@ -116,28 +119,36 @@ def test_stores_filter_by_zone_and_latest_status_and_search_by_id(admin_client, 
 
 def test_the_zone_filter_lists_the_zones_in_use_and_the_default(admin_client, stores):
     page = admin_client.get(STORES).content.decode()
-    assert "?zone=America%2FNew_York" in page
-    assert "?zone=default" in page
-    assert "?latest_status=inactive" in page
-    assert "?latest_status=none" in page
+    assert not absent_from(
+        page,
+        "?zone=America%2FNew_York",
+        "?zone=default",
+        "?latest_status=inactive",
+        "?latest_status=none",
+    )
 
 
 def test_the_store_page_shows_hours_and_zone_inline_the_figures_and_a_link_to_its_week(admin_client, stores):
     _, store = stores
     response = admin_client.get(f"{STORES}{store.pk}/change/")
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert "Business hours (none: open 24/7)" in page
-    assert "Time zone (none: America/Chicago (default))" in page
-    assert 'value="America/New_York"' in page
-    assert 'value="09:00:00"' in page
+    page = page_text(response)
+    assert not absent_from(
+        page,
+        "Business hours (none: open 24/7)",
+        "Time zone (none: America/Chicago (default))",
+        'value="America/New_York"',
+        'value="09:00:00"',
+    )
     # Polls at 04:00 and 06:30 New York time, outside the hours: the first one's "active"
     # covers the five sessions of the week (40 h), one of them in the last day.
     assert store_figures("200").row == ["200", "0.00", "8.00", "40.00", "0.00", "0.00", "0.00"]
-    assert "<tr><th>last day</th><td>8.00 hours</td><td>0.00 hours</td></tr>" in page
-    assert "<tr><th>last week</th><td>40.00 hours</td><td>0.00 hours</td></tr>" in page
-    assert "As of 2023-01-25 11:30:00 UTC (newest poll)" in page
-    assert 'href="/stores/200/"' in page
+    assert not absent_from(
+        page,
+        "<tr><th>last day</th><td>8.00 hours</td><td>0.00 hours</td></tr>",
+        "<tr><th>last week</th><td>40.00 hours</td><td>0.00 hours</td></tr>",
+        "As of 2023-01-25 11:30:00 UTC (newest poll)",
+        'href="/stores/200/"',
+    )
 
 
 def test_a_store_without_polls_says_it_is_not_in_the_report(admin_client, stores):
@@ -162,8 +173,7 @@ def test_adding_a_store_shows_the_form_without_figures(admin_client):
 
 def test_the_poll_list_shows_newest_first_with_store_ids(admin_client, stores):
     response = admin_client.get(POLLS)
-    assert response.status_code == 200
-    page = response.content.decode()
+    page = page_text(response)
     rows = re.findall(r'<td class="field-store[^"]*">(?:<a[^>]*>)?([^<]+)', page)
     assert rows == ["200", "100", "200"]
     assert 'id="changelist-filter"' in page

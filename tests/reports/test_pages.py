@@ -9,6 +9,7 @@ from django.test import Client
 from reports.forms import AsOfField
 from reports.generation import compute_report, write_report_csv
 from reports.models import Report
+from tests.assertions import absent_from, page_text
 from tests.factories import StatusPollFactory, StoreFactory
 from tests.reports.conftest import at
 
@@ -37,17 +38,19 @@ def drawn(page, status):
 def test_the_dashboard_shows_the_feeds_and_the_default_as_of(client, worked_examples, django_assert_max_num_queries):
     with django_assert_max_num_queries(DASHBOARD_QUERIES):
         response = client.get("/")
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert '<span class="stat-value" id="stat-stores">2</span>' in page
-    assert '<span class="stat-value" id="stat-polls">5</span>' in page
-    assert "2023-01-25 11:30:00 UTC" in page
-    assert "No reports yet" in page
-    assert 'action="/reports/generate/"' in page
-    assert "csrfmiddlewaretoken" in page
-    assert 'action="/stores/"' in page
-    assert 'data-api="/api/reports/"' in page
-    assert "storemonitor/reports.js" in page
+    page = page_text(response)
+    assert not absent_from(
+        page,
+        '<span class="stat-value" id="stat-stores">2</span>',
+        '<span class="stat-value" id="stat-polls">5</span>',
+        "2023-01-25 11:30:00 UTC",
+        "No reports yet",
+        'action="/reports/generate/"',
+        "csrfmiddlewaretoken",
+        'action="/stores/"',
+        'data-api="/api/reports/"',
+        "storemonitor/reports.js",
+    )
 
 
 def test_the_dashboard_works_on_an_empty_database(client):
@@ -61,9 +64,12 @@ def test_the_dashboard_lists_recent_reports_with_their_csv(client, worked_exampl
     Report.objects.create(method="last_known")  # still pending
     page = client.get("/").content.decode()
     complete = Report.objects.get(status="Complete")
-    assert f'data-report-id="{complete.report_id}" data-status="Complete"' in page
-    assert f'href="/api/reports/{complete.report_id}/csv"' in page
-    assert 'data-status="Pending"' in page
+    assert not absent_from(
+        page,
+        f'data-report-id="{complete.report_id}" data-status="Complete"',
+        f'href="/api/reports/{complete.report_id}/csv"',
+        'data-status="Pending"',
+    )
     assert page.count("<tr data-report-id=") == 2
 
 
@@ -143,8 +149,7 @@ def test_the_search_box_jumps_to_the_store(client, worked_examples):
 def test_an_unknown_store_is_a_friendly_404_page(client, settings, worked_examples, debug, path):
     settings.DEBUG = debug
     response = client.get(path, follow=True)
-    assert response.status_code == 404
-    page = response.content.decode()
+    page = page_text(response, 404)
     assert "<h1>No store “" in page
     assert "Find a store" in page
     assert "Traceback" not in page
@@ -154,8 +159,7 @@ def test_an_unknown_store_is_a_friendly_404_page(client, settings, worked_exampl
 def test_other_missing_pages_use_the_same_template_when_debug_is_off(client, settings):
     settings.DEBUG = False
     response = client.get("/no/such/page/")
-    assert response.status_code == 404
-    page = response.content.decode()
+    page = page_text(response, 404)
     assert "<h1>Page not found</h1>" in page
     assert "/no/such/page/" in page
 
@@ -165,17 +169,19 @@ def test_other_missing_pages_use_the_same_template_when_debug_is_off(client, set
 
 def test_the_store_page_shows_the_week_and_the_figures_of_the_report_row(client, worked_examples):
     response = client.get("/stores/b/")
-    assert response.status_code == 200
-    page = response.content.decode()
+    page = page_text(response)
     row = report_row("b")  # a full report, as of the newest poll, last_known
     # Inactive at 05:00, active at 11:30 = as_of: inactive all week (rule: last known status).
     assert row == ["b", "0.00", "0.00", "0.00", "60.00", "24.00", "168.00"]
-    assert f'data-row="{",".join(row)}"' in page
-    assert '<td data-column="downtime_last_hour">60.00 min</td>' in page
-    assert '<td data-column="downtime_last_week">168.00 h</td>' in page
-    assert "America/Chicago (default)" in page
-    assert "24/7" in page
-    assert "2023-01-25 11:30:00 UTC" in page
+    assert not absent_from(
+        page,
+        f'data-row="{",".join(row)}"',
+        '<td data-column="downtime_last_hour">60.00 min</td>',
+        '<td data-column="downtime_last_week">168.00 h</td>',
+        "America/Chicago (default)",
+        "24/7",
+        "2023-01-25 11:30:00 UTC",
+    )
     # As of 05:30 Chicago time: the week window touches 8 local days.
     assert page.count('<g class="day') == 8
     assert 'data-days="8"' in page

@@ -23,7 +23,8 @@ from django_q.conf import Conf
 from reports.models import Report
 from tests.reports.workers import BASE_DIR, Worker, http, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# Above the longest wait_for below (300 s), so a stuck worker fails there, with its log.
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(360)]
 
 STALL_SECONDS = 3
 
