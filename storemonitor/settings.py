@@ -167,6 +167,17 @@ REPORT_STALL_SECONDS = env_int(
     "REPORT_STALL_SECONDS", max(120, 6 * REPORT_HEARTBEAT_SECONDS), minimum=3 * REPORT_HEARTBEAT_SECONDS
 )
 REPORT_MAX_ATTEMPTS = env_int("REPORT_MAX_ATTEMPTS", 2, minimum=1)
+# Reports and their CSVs are deleted this many days after they were created (a daily schedule).
+REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 30, minimum=1)
+
+# --- Feeds (ingestion) ---------------------------------------------------------------------
+
+# A poll may be at most this many minutes later than the time it is loaded (clocks differ a
+# little); later ones, and any before 2000-01-01, are refused as errors.
+MAX_FUTURE_MINUTES = env_int("MAX_FUTURE_MINUTES", 60, minimum=0)
+# A feed line longer than this many bytes (after decompression) is refused with its line
+# number, before it is held in memory whole.
+MAX_FEED_LINE_BYTES = env_int("MAX_FEED_LINE_BYTES", 1024 * 1024, minimum=1024)
 
 # --- API (Django REST framework, drf-spectacular) ------------------------------------------
 
