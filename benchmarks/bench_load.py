@@ -8,7 +8,7 @@ file shaped like the 2024 feed (UUID store ids, about hourly polls per store wit
 order, fractions without trailing zeros, a few repeated rows) and runs ``load_csvs`` as a child
 process twice. Wall time is measured around the child; peak memory is the child's own maximum
 resident set size, ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` taken in a small helper process
-that starts it (see ``MEASURE``). On PostgreSQL it also times a plain ``\\copy`` of the same file
+that starts it (see ``benchmarks/child_process.py``). On PostgreSQL it also times a plain ``\\copy`` of the same file
 into an index-less table, the floor a loader can approach.
 
 Targets (issue 2): 1.85 M polls into an empty PostgreSQL database in at most 30 s, re-load in at
@@ -23,12 +23,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import child_process  # benchmarks/child_process.py, beside this script
 import numpy as np
 import psycopg
 
@@ -112,34 +112,12 @@ def polls_file(rows: int, stores: int, duplicates: int, seed: int) -> tuple[Path
 # first. A small process of its own: Linux counts the memory a child had before exec (the
 # parent's, after fork) in its peak, so measuring straight from this benchmark, which holds numpy
 # and the generated data, would overstate the loader's peak.
-MEASURE = """
-import resource, subprocess, sys, time
-started = time.perf_counter()
-status = subprocess.call(sys.argv[2:])
-seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-open(sys.argv[1], "w").write(f"{seconds} {status} {peak}")
-"""
-
-
 def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a child process; return its wall seconds, peak RSS in MB and its output."""
-    with tempfile.TemporaryDirectory() as scratch:
-        figures, log = Path(scratch) / "figures", Path(scratch) / "output"
-        with open(log, "w") as output:
-            subprocess.run(
-                [sys.executable, "-S", "-c", MEASURE, str(figures), *args],
-                cwd=PROJECT_DIR,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                check=True,
-            )
-        seconds, status, peak_kib = figures.read_text().split()
-        text = log.read_text()
-    if int(status) != 0:
-        sys.exit(f"{' '.join(args)} failed with status {status}:\n{text}")
-    return float(seconds), int(peak_kib) / 1024, text  # ru_maxrss is in KiB on Linux
+    """Run and measure a child process that must succeed: its wall seconds, peak RSS in MB, output."""
+    run = child_process.run_child(args, env)
+    if run.status != 0:
+        sys.exit(f"{' '.join(args)} failed with status {run.status}:\n{run.output}")
+    return run.seconds, run.peak_mb, run.output
 
 
 def fresh_postgresql(server: str) -> str:

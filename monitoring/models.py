@@ -51,6 +51,10 @@ class StatusPollQuerySet(models.QuerySet["StatusPoll"]):
         """The newest poll timestamp of these polls (None without any): a report's default as_of."""
         return self.order_by("-timestamp_utc").values_list("timestamp_utc", flat=True).first()
 
+    def oldest_time(self) -> dt.datetime | None:
+        """The oldest poll timestamp of these polls (None without any): where report times can start."""
+        return self.order_by("timestamp_utc").values_list("timestamp_utc", flat=True).first()
+
 
 class StatusPoll(models.Model):
     """One observation: at ``timestamp_utc`` the store was active or inactive."""

@@ -15,24 +15,29 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import DatabaseError, transaction
-from django.db.models import F, Q
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
 
+from monitoring.models import StatusPoll
 from reports import generation
 from reports.heartbeat import Heartbeat
 from reports.models import Report
 from reports.uptime import DEFAULT_METHOD, METHODS, UptimeFigures
+from reports.worker_signals import WorkerShutdown, current_cluster
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Status = Report.Status
 
@@ -70,20 +75,31 @@ def do_run_report(report_pk: int) -> str | None:
     with Heartbeat(run.beat, settings.REPORT_HEARTBEAT_SECONDS):
         try:
             data = generation.compute_report(as_of=report.as_of, method=report.method, progress=progress)
+            if data.store_count == 0:
+                return run.fail(_no_stores_sentence(data.as_of))
             csv_name = _save_csv(report, data.figures)
         except _Superseded:
             log.warning("report %s was taken over by another run; this run stops", report.report_id)
             return None
         except generation.NoPollsError as error:
             return run.fail(str(error))
+        except (OperationalError, InterfaceError) as error:
+            # The database went away under the report (server restarted, connection terminated):
+            # not the report's fault, so it gets another run on a fresh connection.
+            log.warning("report %s lost its database connection: %s", report.report_id, error)
+            return run.give_back(f"its database connection was lost ({type(error).__name__}: {error})".strip())
         except Exception as error:
             log.exception("report %s failed", report.report_id)
             return run.fail(
                 f"The report could not be computed: {type(error).__name__}: {error}. "
                 "The worker log has the details; trigger a new report to try again."
             )
+        except WorkerShutdown as stop:
+            # The worker was told to stop (its qcluster is stopping): another run continues.
+            run.give_back(f"its worker was stopped ({stop.signal_name})")
+            raise
         except BaseException as error:
-            # A timeout (django-q2 raises it in the task) or the worker shutting down.
+            # A timeout (django-q2 raises it in the task), or an interruption we did not ask for.
             run.fail(_interruption_sentence(error))
             raise
         if run.update(
@@ -133,9 +149,7 @@ def recover_stalled_reports(*, now: dt.datetime | None = None) -> Recovery:
             pk=report.pk, status=Status.RUNNING, attempts=report.attempts, heartbeat_at__lt=stalled_before
         )
         if report.attempts < settings.REPORT_MAX_ATTEMPTS:
-            if still_stalled.update(
-                status=Status.PENDING, progress=0.0, started_at=None, worker="", heartbeat_at=None, queued_at=now
-            ):
+            if still_stalled.update(**_pending_again(now)):
                 log.warning("report %s: %s; queued again", report.report_id, _stall_description(report))
                 transaction.on_commit(partial(_queue, report.pk))
                 recovery.requeued.append(report.report_id)
@@ -154,6 +168,17 @@ def recover_stalled_reports(*, now: dt.datetime | None = None) -> Recovery:
             transaction.on_commit(partial(_queue, report.pk))
             recovery.resent.append(report.report_id)
     return recovery
+
+
+def give_back_cluster_reports(cluster: str, why: str) -> list[str]:
+    """Reports still Running in the workers of a stopped qcluster run (``Report.cluster``) get
+    another run, or fail when out of attempts (see ``_Run.give_back``); returns their ids."""
+    running = Report.objects.filter(status=Status.RUNNING, cluster=cluster).exclude(cluster="")
+    given_back = []
+    for report in _on_a_working_connection(lambda: list(running)):
+        if _Run(report).give_back(f"its qcluster was stopped ({why})") is not None:
+            given_back.append(report.report_id)
+    return given_back
 
 
 def worker_identity() -> str:
@@ -176,10 +201,31 @@ class _Run:
         self._owned = Report.objects.filter(pk=report.pk, status=Status.RUNNING, attempts=report.attempts)
 
     def update(self, **fields) -> bool:
-        return self._owned.update(**fields) == 1
+        return _on_a_working_connection(lambda: self._owned.update(**fields) == 1)
 
     def beat(self) -> bool:
         return self.update(heartbeat_at=timezone.now())
+
+    def give_back(self, why: str) -> str | None:
+        """After an interruption that is not the report's fault (``why``): Pending and queued again
+        while it has had fewer than REPORT_MAX_ATTEMPTS runs, Failed saying why otherwise."""
+        report = self.report
+        if report.attempts >= settings.REPORT_MAX_ATTEMPTS:
+            return self.fail(
+                f"The report was interrupted on its last attempt ({report.attempts} of "
+                f"{settings.REPORT_MAX_ATTEMPTS}): {why}. Trigger a new report."
+            )
+        if not self.update(**_pending_again(timezone.now())):
+            return None
+        log.warning(
+            "report %s: %s (attempt %s of %s); queued again",
+            report.report_id,
+            why,
+            report.attempts,
+            settings.REPORT_MAX_ATTEMPTS,
+        )
+        transaction.on_commit(partial(_queue, report.pk))
+        return Status.PENDING
 
     def fail(self, error: str) -> str | None:
         if self.update(status=Status.FAILED, error=error, finished_at=timezone.now()):
@@ -196,6 +242,7 @@ def _claim(report_pk: int) -> _Run | None:
         started_at=now,
         heartbeat_at=now,
         worker=worker_identity(),
+        cluster=current_cluster(),
         progress=0.0,
         error="",
     )
@@ -250,6 +297,46 @@ def _queue(report_pk: int) -> None:
         )
         return
     Report.objects.filter(pk=report_pk).update(task_id=task_id or "")
+
+
+def _on_a_working_connection(work: Callable[[], T]) -> T:
+    """``work()``, once more on a fresh connection if the first try hit a broken one."""
+    try:
+        return work()
+    except DatabaseError:
+        if connection.in_atomic_block:
+            raise
+        # A connection broken under us (terminated, a server restart, a read cut short by a
+        # stop signal) is not the work's fault: close it, and Django opens a new one.
+        connection.close()
+        return work()
+
+
+def _pending_again(now: dt.datetime) -> dict[str, object]:
+    """The fields that send a Running report back to the queue for another run."""
+    return {
+        "status": Status.PENDING,
+        "progress": 0.0,
+        "started_at": None,
+        "worker": "",
+        "cluster": "",
+        "heartbeat_at": None,
+        "queued_at": now,
+    }
+
+
+def _no_stores_sentence(as_of: dt.datetime) -> str:
+    polls = StatusPoll.objects.aggregate(oldest=Min("timestamp_utc"), newest=Max("timestamp_utc"))
+    days = settings.REPORT_LOOKBACK_DAYS
+    held = (
+        f"the polls run from {polls['oldest']:%Y-%m-%d %H:%M:%S} to {polls['newest']:%Y-%m-%d %H:%M:%S} UTC"
+        if polls["newest"] is not None
+        else "the database holds no polls"
+    )
+    return (
+        f"No store has a poll in the {days} days before {as_of:%Y-%m-%d %H:%M:%S} UTC, so the report would "
+        f"be empty ({held}). Trigger a report with an as_of inside that range."
+    )
 
 
 def _interruption_sentence(error: BaseException) -> str:

@@ -1,7 +1,8 @@
 """Admin for reports, and the reports app's part of a store's admin page.
 
-Reports: read-only rows with live-looking progress, and a button that starts one. Starting a
-report goes through ``reports.actions.do_trigger_report``, as from the API and the dashboard.
+Reports: read-only rows with live-looking progress, when each will be pruned, and a button that
+starts one. Starting a report goes through ``reports.actions.do_trigger_report``, as from the
+API and the dashboard.
 
 Stores: ``monitoring`` registers the stores admin without knowing about reports; this module
 re-registers it with the store's report figures and a link to its week page added.
@@ -9,6 +10,7 @@ re-registers it with the store's report figures and a link to its week page adde
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -21,6 +23,7 @@ from reports.actions import do_trigger_report
 from reports.forms import ReportParametersForm
 from reports.generation import NoPollsError
 from reports.models import Report
+from reports.retention import FINISHED
 from reports.store_week import store_figures
 from reports.uptime import DEFAULT_METHOD
 
@@ -37,6 +40,7 @@ class ReportAdmin(admin.ModelAdmin):
         "duration_text",
         "download",
         "created",
+        "pruned_after",
     )
     list_filter = ("status", "method")
     search_fields = ("=report_id",)
@@ -57,6 +61,7 @@ class ReportAdmin(admin.ModelAdmin):
         "duration_text",
         "download",
         "error",
+        "retention",
     )
     readonly_fields = fields
 
@@ -118,6 +123,20 @@ class ReportAdmin(admin.ModelAdmin):
     @admin.display(description="created (UTC)", ordering="created_at")
     def created(self, report):
         return f"{report.created_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"
+
+    @admin.display(description="pruned after (UTC)", ordering="created_at")
+    def pruned_after(self, report):
+        return f"{report.kept_until.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"
+
+    @admin.display(description="pruned")
+    def retention(self, report):
+        text = (
+            f"At the first daily prune after {report.kept_until.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC, "
+            f"with its CSV (reports are kept REPORT_RETENTION_DAYS = {settings.REPORT_RETENTION_DAYS} days)."
+        )
+        if report.status not in FINISHED:
+            text += f" Not while it is {report.status}: at the first prune after it finishes."
+        return text
 
     @admin.display(description="duration")
     def duration_text(self, report):

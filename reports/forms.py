@@ -4,8 +4,9 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 
-from reports.generation import parse_as_of
+from reports.generation import NoPollsError, ReportTimeError, check_report_time, parse_as_of
 from reports.models import METHOD_CHOICES
 from reports.uptime import DEFAULT_METHOD
 
@@ -24,6 +25,12 @@ class AsOfField(forms.CharField):
 
 
 class ReportParametersForm(forms.Form):
+    """as_of and method of a report to start (or of a store's figures), checked against the polls.
+
+    ``require_polls=False`` lets an empty database through (a page can say so itself); the
+    report time is checked all the same.
+    """
+
     as_of = AsOfField(
         required=False,
         label="As of (UTC)",
@@ -32,11 +39,29 @@ class ReportParametersForm(forms.Form):
     )
     method = forms.ChoiceField(choices=METHOD_CHOICES, required=False, initial=DEFAULT_METHOD)
 
+    def __init__(self, *args: Any, require_polls: bool = True, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.require_polls = require_polls
+
     def clean_method(self) -> str:
         return self.cleaned_data["method"] or DEFAULT_METHOD
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "as_of" in cleaned:  # absent when the field itself was invalid
+            try:
+                check_report_time(cleaned["as_of"])
+            except ReportTimeError as error:
+                self.add_error("as_of", str(error))
+            except NoPollsError as error:
+                if self.require_polls:
+                    self.add_error(None, str(error))
+        return cleaned
+
     def errors_as_sentence(self) -> str:
         return " ".join(
-            f"{self.fields[name].label or name}: {' '.join(str(error) for error in errors)}"
+            " ".join(str(error) for error in errors)
+            if name == NON_FIELD_ERRORS
+            else f"{self.fields[name].label or name}: {' '.join(str(error) for error in errors)}"
             for name, errors in self.errors.items()
         )

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
+from django.utils import timezone
 
+from monitoring.models import StatusPoll
 from reports.snapshot import read_snapshot
 from reports.uptime import (
     CSV_COLUMNS,
@@ -20,6 +22,11 @@ from reports.uptime import (
     compute_uptime,
     epoch_microseconds,
 )
+
+# The range of report times anyone may ask for, before looking at the data: no feed predates
+# 2000, and a day ahead leaves room for clocks and time zones without reaching the calendar's end.
+EARLIEST_AS_OF = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST_AS_OF_AHEAD = dt.timedelta(days=1)
 
 # Share of the whole run each stage takes (measured on 14,000 stores), for progress figures.
 _READ_SHARE, _COMPUTE_SHARE = 0.45, 0.45
@@ -36,6 +43,10 @@ class NoPollsError(Exception):
 
     def __init__(self, message: str = "The database holds no polls yet: load the feeds with manage.py load_csvs."):
         super().__init__(message)
+
+
+class ReportTimeError(ValueError):
+    """A report time the report cannot use; the message says which times it can."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,42 @@ def parse_as_of(text: str) -> dt.datetime:
 
 def lookback() -> dt.timedelta:
     return dt.timedelta(days=settings.REPORT_LOOKBACK_DAYS)
+
+
+def check_report_time(as_of: dt.datetime | None, *, now: dt.datetime | None = None) -> None:
+    """Refuse, before a report is started, a time it could not report on.
+
+    Raises ReportTimeError for an aware ``as_of`` outside 2000-01-01 … now + 1 day or with no poll
+    in its lookback, and NoPollsError when the database holds no polls at all (also for no as_of).
+    """
+    if as_of is None:
+        if StatusPoll.objects.newest_time() is None:
+            raise NoPollsError()
+        return
+    latest = (now or timezone.now()) + LATEST_AS_OF_AHEAD
+    # Compared as given, never converted: a time near year 1 or 9999 overflows in UTC.
+    if as_of < EARLIEST_AS_OF:
+        raise ReportTimeError(f"{as_of.isoformat()} is before 2000-01-01: no feed holds polls that old.")
+    if as_of > latest:
+        raise ReportTimeError(
+            f"{as_of.isoformat()} is more than a day ahead of now ({_utc_text(latest - LATEST_AS_OF_AHEAD)})."
+        )
+    # A range probe on the timestamp index, both ends of the lookback included as in the report.
+    if StatusPoll.objects.filter(timestamp_utc__gte=as_of - lookback(), timestamp_utc__lte=as_of).exists():
+        return
+    oldest, newest = StatusPoll.objects.oldest_time(), StatusPoll.objects.newest_time()
+    if oldest is None or newest is None:
+        raise NoPollsError()
+    days = settings.REPORT_LOOKBACK_DAYS
+    raise ReportTimeError(
+        f"{_utc_text(as_of)} has no poll in the {days} days before it (the lookback): the polls run from "
+        f"{_utc_text(oldest)} to {_utc_text(newest)}, so choose an as_of from the first poll to {days} days "
+        "after the last."
+    )
+
+
+def _utc_text(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def compute_report(

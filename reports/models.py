@@ -1,7 +1,9 @@
 """Reports: one row per requested uptime report, with its CSV as a file."""
 
+import datetime as dt
 import secrets
 
+from django.conf import settings
 from django.db import models
 
 from reports.uptime import DEFAULT_METHOD, METHOD_LABELS, METHODS
@@ -13,6 +15,11 @@ METHOD_CHOICES = [(method, METHOD_LABELS[method]) for method in METHODS]
 def new_report_id() -> str:
     """A random, unguessable, URL-safe identifier (128 bits)."""
     return secrets.token_urlsafe(16)
+
+
+def retention_period() -> dt.timedelta:
+    """How long a report and its CSV are kept after it was created (REPORT_RETENTION_DAYS)."""
+    return dt.timedelta(days=settings.REPORT_RETENTION_DAYS)
 
 
 def report_csv_path(report: "Report", filename: str) -> str:
@@ -45,6 +52,9 @@ class Report(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     task_id = models.CharField(max_length=32, blank=True)
     worker = models.CharField(max_length=255, blank=True)
+    # The qcluster run (host:pid of its main process) of that worker: a stopping cluster gives
+    # back the reports its workers were running (reports.cluster).
+    cluster = models.CharField(max_length=255, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -63,6 +73,11 @@ class Report(models.Model):
     def refused_by_queue(self) -> bool:
         """Failed without ever starting: the job queue could not take it (see reports.actions)."""
         return self.status == self.Status.FAILED and self.started_at is None
+
+    @property
+    def kept_until(self) -> dt.datetime:
+        """When the report and its CSV become due for pruning (``reports.retention``)."""
+        return self.created_at + retention_period()
 
     @property
     def duration(self):

@@ -64,7 +64,7 @@ def read_snapshot(as_of: dt.datetime | None, lookback: dt.timedelta, store_id: s
         if resolved is None:
             poll_store_pk, poll_time_us, poll_active = _no_polls()
         else:
-            window = polls.filter(timestamp_utc__gte=resolved - lookback, timestamp_utc__lte=resolved)
+            window = polls.filter(timestamp_utc__gte=lookback_start(resolved, lookback), timestamp_utc__lte=resolved)
             poll_store_pk, poll_time_us, poll_active = read_polls(window)
 
         zone_pk, zone_names = _columns(zones.values_list("store_id", "timezone_str"), 2)
@@ -88,6 +88,15 @@ def read_snapshot(as_of: dt.datetime | None, lookback: dt.timedelta, store_id: s
         hours_end_us=np.array([microseconds_of_day(t) for t in closes], dtype=np.int64),
     )
     return Snapshot(as_of=resolved, feeds=feeds)
+
+
+def lookback_start(as_of: dt.datetime, lookback: dt.timedelta) -> dt.datetime:
+    """``as_of - lookback``, or the earliest time a datetime holds when that is earlier (an
+    as_of in the first days of year 1, which the database can hold)."""
+    try:
+        return as_of - lookback
+    except OverflowError:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 @contextmanager
@@ -145,8 +154,10 @@ def _read_polls_postgresql(polls: "QuerySet[StatusPoll]") -> PollColumns:
         f"GROUP BY p.store_id / {STORES_PER_ARRAY}) TO STDOUT (FORMAT BINARY)"
     )
     buffer = bytearray()
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg cursor underneath Django's wrapper
+    # The psycopg cursor underneath Django's wrapper; Django's error wrapping still applies, so
+    # a broken connection is Django's OperationalError here as everywhere (reports.actions).
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        raw = cursor.cursor
         with raw.copy(sql, (StatusPoll.Status.ACTIVE.value, *params)) as copy:
             for block in copy:
                 buffer += block

@@ -1,7 +1,8 @@
 """django-q2 entry points of the report jobs; the work happens in ``reports.actions``.
 
 Wiring (``reports.apps``): every worker process runs the stalled-report check when it starts,
-and ``migrate`` keeps a django-q2 schedule that runs it every minute.
+and ``migrate`` keeps two django-q2 schedules: the check every minute, pruning old reports
+(``reports.retention``) every day.
 """
 
 import logging
@@ -11,11 +12,12 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import Schedule
 
-from reports import actions
+from reports import actions, retention
 
 log = logging.getLogger(__name__)
 
 RECOVERY_SCHEDULE = "reports: recover stalled reports"
+PRUNE_SCHEDULE = "reports: prune old reports"
 
 
 def run_report(report_pk: int):
@@ -29,6 +31,13 @@ def recover_stalled_reports() -> str:
     if recovery.requeued or recovery.failed or recovery.resent:
         log.warning("%s", recovery.describe())
     return recovery.describe()
+
+
+def prune_reports() -> str:
+    """Task (scheduled daily): delete reports older than REPORT_RETENTION_DAYS with their CSVs."""
+    pruning = retention.prune_reports()
+    log.log(logging.WARNING if pruning.failed else logging.INFO, "%s", pruning.describe())
+    return pruning.describe()
 
 
 def recover_on_worker_start(sender, proc_name, **kwargs) -> None:
@@ -61,4 +70,18 @@ def ensure_recovery_schedule(using="default", **kwargs) -> None:
             "cluster": None,
             "next_run": timezone.now(),
         },
+    )
+
+
+def ensure_prune_schedule(using="default", **kwargs) -> None:
+    """``post_migrate`` receiver: create or repair the daily schedule that prunes old reports."""
+    # next_run is set only when the schedule is created: a later migrate keeps its time of day.
+    defaults = {
+        "func": "reports.tasks.prune_reports",
+        "schedule_type": Schedule.DAILY,
+        "repeats": -1,
+        "cluster": None,
+    }
+    Schedule.objects.using(using).update_or_create(
+        name=PRUNE_SCHEDULE, defaults=defaults, create_defaults={**defaults, "next_run": timezone.now()}
     )

@@ -8,21 +8,27 @@ The x axis of every row is real time elapsed since the row's local midnight, at 
 in every row: a daylight-saving day of 23 hours ends an hour short of 24:00, one of 25 hours
 runs an hour past it (the axis then extends to 25:00), and each row carries its own local hour
 marks, so the jump of the clock shows where it happens.
+
+Rows are the local dates the calendar can name, years 1 to 9999: a week that reaches past
+them (only with polls from the first or last days of the range the database holds) shows the
+days inside, and times are converted with integers, never with ``datetime``.
 """
 
 import datetime as dt
 from dataclasses import dataclass, field
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from reports.uptime.inputs import MICROSECONDS_PER_DAY, MICROSECONDS_PER_SECOND, datetime_from_epoch_microseconds
-from reports.uptime.zones import local_to_utc, utc_offset_changes
+from reports.uptime.inputs import MICROSECONDS_PER_DAY, MICROSECONDS_PER_SECOND
+from reports.uptime.zones import local_to_utc, utc_offset_changes, utc_to_local
 
 HOUR_US = 3600 * MICROSECONDS_PER_SECOND
 WEEK_US = 7 * MICROSECONDS_PER_DAY
 _EPOCH_DATE = dt.date(1970, 1, 1)
+# The local dates a row can have (those of datetime.date), as days since 1970-01-01.
+_FIRST_DAY = (dt.date.min - _EPOCH_DATE).days
+_LAST_DAY = (dt.date.max - _EPOCH_DATE).days
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,6 @@ def week_timeline(
     reads polls up to and including it).
     """
     start_us = as_of_us - length_us
-    boundaries = local_midnights(zone, start_us, as_of_us)
     session_start, session_end = (np.asarray(a, dtype=np.int64) for a in sessions)
     segment_start, segment_end = (np.asarray(a, dtype=np.int64) for a in segments[:2])
     segment_active = np.asarray(segments[2], dtype=bool)
@@ -123,7 +128,7 @@ def week_timeline(
     poll_active = np.asarray(polls[1], dtype=bool)
 
     days = []
-    for (date, day_start), (_, day_end) in pairwise(boundaries):
+    for date, day_start, day_end in local_days(zone, start_us, as_of_us):
         low, high = max(day_start, start_us), min(day_end, as_of_us)
         last_row = day_end >= as_of_us
         in_row = (poll_time >= low) & ((poll_time < high) | (last_row & (poll_time == as_of_us)))
@@ -147,20 +152,22 @@ def week_timeline(
     return WeekTimeline(zone=zone, as_of_us=as_of_us, start_us=start_us, days=days)
 
 
-def local_midnights(zone: str, start_us: int, end_us: int) -> list[tuple[dt.date, int]]:
-    """(local date, UTC µs of its midnight) for every local date meeting ``[start, end)``, plus
-    the midnight that ends the last one. Midnights are read like the calculator reads business
-    hours (zoneinfo, fold=0), so the rows tile time without gaps or overlaps."""
-    tz = ZoneInfo(zone)
-    first = _local_date(start_us, tz)
-    last = _local_date(end_us - 1, tz)
-    dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 2)]
-    local_us = np.array([(d - _EPOCH_DATE).days * MICROSECONDS_PER_DAY for d in dates], dtype=np.int64)
-    return list(zip(dates, local_to_utc(local_us, zone).tolist(), strict=True))
-
-
-def _local_date(moment_us: int, tz: ZoneInfo) -> dt.date:
-    return datetime_from_epoch_microseconds(moment_us).astimezone(tz).date()
+def local_days(zone: str, start_us: int, end_us: int) -> list[tuple[dt.date, int, int]]:
+    """(local date, UTC µs of its midnight, UTC µs of the next midnight) for every local date
+    meeting ``[start, end)`` that the calendar names (years 1 to 9999). Midnights are read like
+    the calculator reads business hours (zoneinfo, fold=0), so the rows tile time without gaps
+    or overlaps."""
+    first_local, last_local = utc_to_local(np.array([start_us, end_us - 1], dtype=np.int64), zone).tolist()
+    first = max(first_local // MICROSECONDS_PER_DAY, _FIRST_DAY)
+    last = min(last_local // MICROSECONDS_PER_DAY, _LAST_DAY)
+    if last < first:
+        return []
+    days = np.arange(first, last + 2, dtype=np.int64)
+    midnights = local_to_utc(days * MICROSECONDS_PER_DAY, zone).tolist()
+    return [
+        (_EPOCH_DATE + dt.timedelta(days=day), day_start, day_end)
+        for day, (day_start, day_end) in zip(days[:-1].tolist(), pairwise(midnights), strict=True)
+    ]
 
 
 def _cut(start, end, active, low, high, day_start) -> list[Span]:

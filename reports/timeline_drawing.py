@@ -4,13 +4,15 @@ Pure. Coordinates are SVG user units in a ``viewBox`` of ``VIEW_WIDTH`` wide, so
 scales to any screen; each drawn span keeps its exact UTC microseconds for readers and tests.
 """
 
-import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from reports.timeline import HOUR_US, DayRow, Span, WeekTimeline
-from reports.uptime.inputs import datetime_from_epoch_microseconds
+import numpy as np
+
+from reports.timeline import HOUR_US, DayRow, Span, Tick, WeekTimeline
+from reports.uptime.inputs import MICROSECONDS_PER_DAY
+from reports.uptime.zones import utc_to_local
 
 VIEW_WIDTH = 1000
 LABEL_WIDTH = 104
@@ -37,7 +39,7 @@ def draw_week(timeline: WeekTimeline) -> Drawing:
     """Everything the template needs, positioned: axis labels, then one dict per day row."""
     chart_width = VIEW_WIDTH - LABEL_WIDTH - RIGHT_MARGIN
     axis_us = timeline.axis_us
-    tz = ZoneInfo(timeline.zone)
+    local = _local_clock(timeline)
 
     def x(offset_us: int) -> float:
         return round(LABEL_WIDTH + offset_us * chart_width / axis_us, 3)
@@ -75,14 +77,15 @@ def draw_week(timeline: WeekTimeline) -> Drawing:
                 "day_x": x(0),
                 "day_width": width(day.length_us),
                 "hidden": _hidden_parts(day, x, width),
-                "sessions": [_span(s, x, width, tz) for s in day.sessions],
-                "segments": [_span(s, x, width, tz) for s in day.segments],
+                "sessions": [_span(s, x, width, local) for s in day.sessions],
+                "segments": [_span(s, x, width, local) for s in day.segments],
                 "polls": [
                     {
                         "x": x(p.offset_us),
                         "time_us": p.time_us,
                         "active": p.active,
-                        "title": f"poll {_local(p.time_us, tz):%H:%M:%S} {'active' if p.active else 'inactive'}",
+                        "title": f"poll {_clock_text(local(p.time_us), seconds=True)} "
+                        f"{'active' if p.active else 'inactive'}",
                     }
                     for p in day.polls
                 ],
@@ -91,7 +94,7 @@ def draw_week(timeline: WeekTimeline) -> Drawing:
                     for m in day.hour_marks
                     if m.hour is not None and m.hour % 3 == 0 and m.offset_us > 0
                 ],
-                "clock_changes": [_clock_change(c, x, tz) for c in day.clock_changes],
+                "clock_changes": [_clock_change(c, x, local) for c in day.clock_changes],
             }
         )
     height = AXIS_HEIGHT + len(timeline.days) * ROW_HEIGHT + 6
@@ -107,8 +110,20 @@ def draw_week(timeline: WeekTimeline) -> Drawing:
     )
 
 
-def _span(span: Span, x, width, tz) -> dict:
-    start, end = _local(span.start_us, tz), _local(span.end_us, tz)
+def _local_clock(timeline: WeekTimeline) -> Callable[[int], int]:
+    """Local wall time (µs since 1970-01-01 local) of an instant of the timeline, with integers:
+    the last row of a week may end where ``datetime`` no longer reaches (year 10000)."""
+    days = timeline.days
+    span = (days[0].start_us, days[-1].end_us) if days else (timeline.start_us, timeline.as_of_us)
+
+    def local(moment_us: int) -> int:
+        return int(utc_to_local(np.array([moment_us], dtype=np.int64), timeline.zone, span)[0])
+
+    return local
+
+
+def _span(span: Span, x, width, local: Callable[[int], int]) -> dict:
+    start, end = _clock_text(local(span.start_us)), _clock_text(local(span.end_us))
     what = "business hours" if span.active is None else ("active" if span.active else "inactive")
     return {
         "x": x(span.offset_us),
@@ -117,15 +132,15 @@ def _span(span: Span, x, width, tz) -> dict:
         "end_us": span.end_us,
         "seconds": _seconds_text(span.duration_us),
         "active": span.active,
-        "title": f"{what} {start:%H:%M}–{end:%H:%M} ({_duration_text(span.duration_us)})",
+        "title": f"{what} {start}–{end} ({_duration_text(span.duration_us)})",
     }
 
 
-def _clock_change(change, x, tz) -> dict:
+def _clock_change(change: Tick, x, local: Callable[[int], int]) -> dict:
     """Where the clock jumps, labelled with the wall times on either side, e.g. 02:00→03:00."""
-    after = _local(change.time_us, tz)
-    before = after - dt.timedelta(minutes=change.shift_minutes)
-    return {"x": x(change.offset_us), "label": f"{before:%H:%M}→{after:%H:%M}"}
+    after = local(change.time_us)
+    before = after - (change.shift_minutes or 0) * 60_000_000
+    return {"x": x(change.offset_us), "label": f"{_clock_text(before)}→{_clock_text(after)}"}
 
 
 def _hidden_parts(day: DayRow, x, width) -> list[dict]:
@@ -144,8 +159,11 @@ def _hours_text(day: DayRow) -> str:
     return f"{hours:g} h day" if day.length_us != 24 * HOUR_US else ""
 
 
-def _local(moment_us: int, tz: ZoneInfo) -> dt.datetime:
-    return datetime_from_epoch_microseconds(moment_us).astimezone(tz)
+def _clock_text(local_us: int, seconds: bool = False) -> str:
+    """``HH:MM`` (or ``HH:MM:SS``) that a clock shows at a local wall time."""
+    second_of_day = local_us % MICROSECONDS_PER_DAY // 1_000_000
+    hours, minutes, second = second_of_day // 3600, second_of_day // 60 % 60, second_of_day % 60
+    return f"{hours:02d}:{minutes:02d}:{second:02d}" if seconds else f"{hours:02d}:{minutes:02d}"
 
 
 def _seconds_text(duration_us: int) -> str:

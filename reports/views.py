@@ -3,13 +3,18 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import RequestDataTooBig
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.views import defaults
 from django.views.decorators.http import require_GET, require_POST
 
+from monitoring.ingestion.errors import BadValue
+from monitoring.ingestion.values import parse_store_id
 from monitoring.models import Store
 from monitoring.stats import feed_stats
 from reports.actions import do_trigger_report
+from reports.api.errors import api_not_found, is_api_path
 from reports.forms import ReportParametersForm
 from reports.generation import NoPollsError
 from reports.models import Report
@@ -61,12 +66,16 @@ def find_store(request):
 
 @require_GET
 def store_page(request, store_id):
+    if not could_be_store_id(store_id):
+        # e.g. a NUL byte, which PostgreSQL refuses in a query: no store has such an id.
+        return store_not_found(request, store_id)
     store = (
         Store.objects.select_related("timezone").prefetch_related("business_hours").filter(store_id=store_id).first()
     )
     if store is None:
         return store_not_found(request, store_id)
-    form = ReportParametersForm(request.GET)
+    # An empty database is the page's own message below, not a bad request.
+    form = ReportParametersForm(request.GET, require_polls=False)
     context = {"store": store, "form": form, "lookback_days": settings.REPORT_LOOKBACK_DAYS}
     if not form.is_valid():
         context["error"] = form.errors_as_sentence()
@@ -82,3 +91,27 @@ def store_page(request, store_id):
 
 def store_not_found(request, store_id):
     return render(request, "404.html", {"store_id": store_id}, status=404)
+
+
+def could_be_store_id(text: str) -> bool:
+    """Whether ``text`` is a store id as the feeds give them (1 to 64 printable characters)."""
+    try:
+        return parse_store_id(text) == text
+    except BadValue:
+        return False
+
+
+def bad_request(request, exception):
+    """Django's handler400 (bodies over the upload limit, too many fields, …): the site's error
+    page, 413 for a body that is too large."""
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return render(request, "413.html", {"limit_kb": limit // 1024 if limit else None}, status=413)
+    return render(request, "400.html", status=400)
+
+
+def page_not_found(request, exception):
+    """Django's handler404: JSON under /api/, the site's 404 page elsewhere."""
+    if is_api_path(request.path):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)

@@ -54,12 +54,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before django_q: the reports app's `qcluster` command replaces django-q2's (reports.cluster).
+    "monitoring",
+    "reports",
     "rest_framework",
     "django_q",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served locally (no CDN)
-    "monitoring",
-    "reports",
 ]
 
 MIDDLEWARE = [
@@ -175,9 +176,10 @@ REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 30, minimum=1)
 # A poll may be at most this many minutes later than the time it is loaded (clocks differ a
 # little); later ones, and any before 2000-01-01, are refused as errors.
 MAX_FUTURE_MINUTES = env_int("MAX_FUTURE_MINUTES", 60, minimum=0)
-# A feed line longer than this many bytes (after decompression) is refused with its line
-# number, before it is held in memory whole.
-MAX_FEED_LINE_BYTES = env_int("MAX_FEED_LINE_BYTES", 1024 * 1024, minimum=1024)
+# A feed line longer than this many characters (after decompression; a row whose quoted field
+# spans lines counts all its lines) is refused with its line number, before it is held in
+# memory whole. Fields are bounded by the same figure.
+MAX_FEED_LINE_CHARS = env_int("MAX_FEED_LINE_CHARS", 1024 * 1024, minimum=1024)
 
 # --- API (Django REST framework, drf-spectacular) ------------------------------------------
 

@@ -10,3 +10,9 @@ urlpatterns = [
     path("", include("reports.api.urls")),
     path("", include("reports.urls")),  # the pages: dashboard and store weeks
 ]
+
+# Bad requests the pages cannot catch themselves (a body over the upload limit, too many
+# fields) get the site's error page; the API answers those in JSON (reports.api.errors).
+handler400 = "reports.views.bad_request"
+# A URL nothing answers: the site's 404 page, or JSON under /api/.
+handler404 = "reports.views.page_not_found"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
+
 from monitoring.ingestion.errors import IngestionError
 from monitoring.ingestion.feeds import EXPORT_FILE_PREFIX, SPECS, Feed, feed_of_header, normalise_file_stem
 from monitoring.ingestion.reading import read_header
@@ -63,7 +65,7 @@ def _feed_of_file(path: Path) -> Feed | None:
         if stem in spec.file_stems:
             return feed
     if stem.startswith(EXPORT_FILE_PREFIX):
-        exported = feed_of_header(read_header(path))
+        exported = feed_of_header(read_header(path, settings.MAX_FEED_LINE_CHARS))
         if exported is None:
             raise IngestionError(
                 path.name,

@@ -44,11 +44,13 @@ class FeedSpec:
 
 
 STORE_ID = Column("store_id", values.parse_store_id)
+# The reader gives this column the range of times the load accepts (values.PollTimeRange).
+POLL_TIME = Column("timestamp_utc", values.parse_timestamp)
 
 SPECS = {
     Feed.POLLS: FeedSpec(
         Feed.POLLS,
-        (STORE_ID, Column("status", values.parse_status), Column("timestamp_utc", values.parse_timestamp)),
+        (STORE_ID, Column("status", values.parse_status), POLL_TIME),
         file_stems=("store_status",),
     ),
     Feed.HOURS: FeedSpec(

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from monitoring.ingestion.backends import IngestionBackend, WriteCounts, backend_for
 from monitoring.ingestion.feeds import Feed
 from monitoring.ingestion.progress import ProgressFactory
 from monitoring.ingestion.reading import FeedReader
+from monitoring.ingestion.values import EARLIEST_POLL_TIME, PollTimeRange
 from monitoring.models import StatusPoll
 
 
@@ -81,24 +84,29 @@ def load_feeds(
     skip_invalid: bool = False,
     progress: ProgressFactory | None = None,
     using: str = DEFAULT_DB_ALIAS,
+    loaded_at: dt.datetime | None = None,
 ) -> LoadSummary:
     """Load the given feed files in one transaction: polls are added (known ones are kept), hours
     and time zones replace those of the stores they mention, stores are created as needed.
 
     Raises :class:`~monitoring.ingestion.errors.IngestionError` for the first malformed row
-    (unless ``skip_invalid``) or unusable file; then nothing of the run is kept.
+    (unless ``skip_invalid``) or unusable file; then nothing of the run is kept. Rows longer
+    than ``MAX_FEED_LINE_CHARS`` are malformed, as are polls outside :func:`allowed_poll_times`
+    of ``loaded_at`` (default: now, as the run starts).
     """
     files = {Feed.POLLS: polls, Feed.HOURS: hours, Feed.TIMEZONES: timezones}
     if all(path is None for path in files.values()):
         raise ValueError("load_feeds needs at least one of polls, hours or timezones.")
     started = time.perf_counter()
+    # One time of the load for the whole run, so every file of it accepts the same polls.
+    poll_times = allowed_poll_times(loaded_at or dt.datetime.now(dt.UTC))
     backend = backend_for(connections[using])
     summaries = []
     with transaction.atomic(using=using):
         for feed in Feed:  # in the order the run loads them
             path = files[feed]
             if path is not None:
-                summaries.append(_load_file(backend, feed, Path(path), skip_invalid, progress))
+                summaries.append(_load_file(backend, feed, Path(path), poll_times, skip_invalid, progress))
     return LoadSummary(
         feeds=[summary for summary, _ in summaries],
         stores_created=sum(counts.stores_created for _, counts in summaries),
@@ -110,12 +118,30 @@ def database_has_polls(using: str = DEFAULT_DB_ALIAS) -> bool:
     return StatusPoll.objects.using(using).exists()
 
 
+def allowed_poll_times(loaded_at: dt.datetime) -> PollTimeRange:
+    """The poll times a load at ``loaded_at`` accepts: from 2000-01-01 to ``MAX_FUTURE_MINUTES``
+    after it (clocks differ a little; a poll from further ahead is a wrong clock)."""
+    minutes = settings.MAX_FUTURE_MINUTES
+    try:
+        latest = loaded_at.astimezone(dt.UTC) + dt.timedelta(minutes=minutes)
+    except OverflowError:  # a setting of millions of years: no upper bound, in effect
+        latest = dt.datetime.max.replace(tzinfo=dt.UTC)
+    return PollTimeRange(earliest=EARLIEST_POLL_TIME, latest=latest, future_minutes=minutes)
+
+
 def _load_file(
-    backend: IngestionBackend, feed: Feed, path: Path, skip_invalid: bool, progress: ProgressFactory | None
+    backend: IngestionBackend,
+    feed: Feed,
+    path: Path,
+    poll_times: PollTimeRange,
+    skip_invalid: bool,
+    progress: ProgressFactory | None,
 ) -> tuple[FeedSummary, WriteCounts]:
     started = time.perf_counter()
     bar = None
-    with FeedReader(path, feed, skip_invalid=skip_invalid) as reader:
+    with FeedReader(
+        path, feed, max_line_chars=settings.MAX_FEED_LINE_CHARS, poll_times=poll_times, skip_invalid=skip_invalid
+    ) as reader:
         if progress is not None:
             bar = progress(f"{feed.value} {reader.name}", reader.total_bytes)
             reader.on_progress = bar.update_to

@@ -1,6 +1,7 @@
 """Streaming feed files: .csv or .csv.gz, byte-order mark, header mapping and typed rows.
 
-A :class:`FeedReader` never holds more than a row at a time. Every row it yields is checked
+A :class:`FeedReader` never holds more than a row at a time, and a row longer than the line
+limit is refused before it is held whole (see ``lines``). Every row it yields is checked
 and normalised (store ids stripped, statuses lower case, timestamps aware UTC ``datetime``,
 days ``int``, local times ``datetime.time``), so nothing malformed reaches the database.
 Rows come out in the column order of the feed's spec:
@@ -12,23 +13,30 @@ Rows come out in the column order of the feed's spec:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
+import functools
 import gzip
 import io
 import os
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
+from monitoring.ingestion import values
 from monitoring.ingestion.errors import BadValue, IngestionError, InvalidRow
-from monitoring.ingestion.feeds import SPECS, Feed, FeedSpec
-from monitoring.ingestion.values import FEED_TIMESTAMP, STATUSES
+from monitoring.ingestion.feeds import POLL_TIME, SPECS, Feed, FeedSpec
+from monitoring.ingestion.lines import BoundedLines, RowTooLong, csv_field_limit
+from monitoring.ingestion.values import FEED_TIMESTAMP, STATUSES, PollTimeRange
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_SKIP_REASONS = 5
 # Rows between two progress reports: often enough for a smooth bar, rare enough to cost nothing.
 PROGRESS_EVERY_ROWS = 1 << 14
+# The bounds of the poll time check when a reader is given no range: every time passes.
+ANY_TIME = (dt.datetime.min.replace(tzinfo=dt.UTC), dt.datetime.max.replace(tzinfo=dt.UTC))
 
 
 def open_feed_text(path: Path) -> tuple[io.TextIOWrapper, io.BufferedReader]:
@@ -51,14 +59,42 @@ def open_feed_bytes(path: Path) -> tuple[gzip.GzipFile | io.BufferedReader, io.B
     return raw, raw
 
 
-def read_header(path: Path) -> list[str]:
+def read_header(path: Path, max_line_chars: int) -> list[str]:
     """The header row of a feed file (empty when the file is empty)."""
     text, raw = open_feed_text(path)
-    with text, raw:
+    lines = BoundedLines(text, max_line_chars)
+    with text, raw, csv_field_limit(max_line_chars):
         try:
-            return next(csv.reader(text), [])
+            header = next(csv.reader(lines), [])
+        except RowTooLong as error:
+            raise quote_too_long(Path(path).name, error) from None
         except (UnicodeDecodeError, OSError, EOFError, zlib.error, csv.Error) as error:
             raise IngestionError(Path(path).name, f"cannot read the header: {error}", line=1) from None
+        if lines.refused:
+            raise header_too_long(Path(path).name, max_line_chars)
+        return header
+
+
+def header_too_long(file_name: str, max_line_chars: int) -> IngestionError:
+    return IngestionError(
+        file_name,
+        f"the header line is longer than {max_line_chars:,} characters (setting MAX_FEED_LINE_CHARS); "
+        "is this a CSV feed file?",
+        line=1,
+    )
+
+
+def quote_too_long(file_name: str, error: RowTooLong) -> IngestionError:
+    # Never a skippable row: the lines after the refused one lie inside the open quote, and
+    # read as rows they would load as garbage (a closing line such as 'x",active,...' is a
+    # valid-looking poll), so the reader cannot tell where the next row starts.
+    return IngestionError(
+        file_name,
+        f"a quoted field starting on this line runs to line {error.line} and past {error.limit:,} characters "
+        "(setting MAX_FEED_LINE_CHARS); its closing quote is probably missing, so the rows after it cannot be "
+        "told apart",
+        line=error.first_line,
+    )
 
 
 class FeedReader:
@@ -66,8 +102,9 @@ class FeedReader:
     repeated; use as a context manager, then iterate :meth:`rows` once.
 
     A malformed row raises :class:`InvalidRow`, or with ``skip_invalid`` is counted and its reason
-    kept (the first few). Problems with the file as a whole (empty, not UTF-8, missing column) always
-    raise :class:`IngestionError`.
+    kept (the first few). A row longer than ``max_line_chars`` and a poll time outside
+    ``poll_times`` are malformed rows too. Problems with the file as a whole (empty, not UTF-8,
+    missing column) always raise :class:`IngestionError`.
     """
 
     def __init__(
@@ -75,12 +112,22 @@ class FeedReader:
         path: Path | str,
         feed: Feed,
         *,
+        max_line_chars: int,
+        poll_times: PollTimeRange | None = None,
         skip_invalid: bool = False,
         on_progress: Callable[[int], None] | None = None,
     ):
         self.path = Path(path)
         self.name = self.path.name
         self.spec: FeedSpec = SPECS[feed]
+        self.max_line_chars = max_line_chars
+        self.poll_times = poll_times
+        self.parsers: list[Callable[[str], object]] = [
+            functools.partial(values.parse_timestamp, allowed=poll_times)
+            if column is POLL_TIME and poll_times is not None
+            else column.parse
+            for column in self.spec.columns
+        ]
         self.skip_invalid = skip_invalid
         self.on_progress = on_progress
         self.read = 0
@@ -94,8 +141,13 @@ class FeedReader:
 
     def __enter__(self) -> FeedReader:
         self._text, self._raw = open_feed_text(self.path)
+        self._resources = ExitStack()
+        self._resources.enter_context(self._raw)
+        self._resources.enter_context(self._text)
         try:
-            self._reader = csv.reader(self._text)
+            self._resources.enter_context(csv_field_limit(self.max_line_chars))
+            self._lines = BoundedLines(self._text, self.max_line_chars)
+            self._reader = csv.reader(self._lines)
             self._map_header()
         except BaseException:
             self.close()
@@ -106,8 +158,7 @@ class FeedReader:
         self.close()
 
     def close(self) -> None:
-        self._text.close()
-        self._raw.close()
+        self._resources.close()
 
     def rows(self) -> Iterator[tuple]:
         """The file's data rows, checked and normalised; blank lines are ignored."""
@@ -121,6 +172,8 @@ class FeedReader:
             yield from rows
         except (UnicodeDecodeError, OSError, EOFError, zlib.error) as error:
             raise self._unreadable(error) from None
+        except RowTooLong as error:
+            raise quote_too_long(self.name, error) from None
         if self.on_progress:
             self.on_progress(self._raw.tell())
 
@@ -135,10 +188,15 @@ class FeedReader:
                 f"the file is empty; it needs a header line such as {self.spec.example_header}",
                 line=1,
             ) from None
+        except RowTooLong as error:
+            raise quote_too_long(self.name, error) from None
         except (UnicodeDecodeError, OSError, EOFError, zlib.error) as error:
             raise self._unreadable(error) from None
         except csv.Error as error:
             raise IngestionError(self.name, f"cannot read the header ({error})", line=1) from None
+        if self._lines.refused:
+            raise header_too_long(self.name, self.max_line_chars)
+        self._lines.row_chars = 0  # the header is a row of its own
         self.header = [name.strip() for name in header]
         self.indexes = []
         for column in self.spec.columns:
@@ -169,12 +227,23 @@ class FeedReader:
                 line=line,
             )
         parsed = []
-        for column, index in zip(self.spec.columns, self.indexes, strict=True):
+        for parse, index in zip(self.parsers, self.indexes, strict=True):
             try:
-                parsed.append(column.parse(row[index]))
+                parsed.append(parse(row[index]))
             except BadValue as error:
                 raise InvalidRow(self.name, str(error), line=line, field=self.header[index]) from None
         return tuple(parsed)
+
+    def _line_too_long(self, line: int) -> InvalidRow:
+        # One malformed row, not a broken file: the limit is there to bound memory, and the
+        # next row starts on the next line, so --skip-invalid skips this one like any other bad
+        # row and loads the rest (a row spanning lines is another matter: quote_too_long).
+        return InvalidRow(
+            self.name,
+            f"the line is longer than {self.max_line_chars:,} characters (setting MAX_FEED_LINE_CHARS); "
+            "a feed row is a few dozen characters",
+            line=line,
+        )
 
     def _reject(self, error: InvalidRow) -> None:
         if not self.skip_invalid:
@@ -188,11 +257,15 @@ class FeedReader:
             self.on_progress(self._raw.tell())
 
     def _checked_rows(self) -> Iterator[tuple]:
-        reader = self._reader
+        reader, lines = self._reader, self._lines
         while True:
             try:
                 for row in reader:
+                    lines.row_chars = 0
                     if not row:
+                        if lines.refused:
+                            self.read += 1
+                            self._reject(self._line_too_long(reader.line_num))
                         continue
                     self.read += 1
                     try:
@@ -205,6 +278,7 @@ class FeedReader:
                         self._report_progress()
                 return
             except csv.Error as error:
+                lines.row_chars = 0
                 self.read += 1
                 self._reject(InvalidRow(self.name, f"not a CSV line ({error})", line=reader.line_num))
 
@@ -233,18 +307,21 @@ class FeedReader:
     def _poll_rows(self) -> Iterator[tuple]:
         # The hot loop of a 1.85 M row load: the common spelling of a row is checked with a few
         # dictionary lookups and one regular expression; anything else (a new store id, spaces,
-        # ISO timestamps, errors) takes the careful path, which also explains errors.
-        reader = self._reader
+        # ISO timestamps, errors, times out of range) takes the careful path, which also
+        # explains errors.
+        reader, lines = self._reader, self._lines
         width = self.width
         store_index, status_index, time_index = self.indexes
         known_store_ids: dict[str, str] = {}  # raw text -> checked id
         statuses = {status: status for status in STATUSES}
         feed_timestamp = FEED_TIMESTAMP.fullmatch
         from_iso = dt.datetime.fromisoformat
+        earliest, latest = (self.poll_times.earliest, self.poll_times.latest) if self.poll_times else ANY_TIME
         read = self.read
         while True:
             try:
                 for row in reader:
+                    lines.row_chars = 0
                     read += 1
                     try:
                         if len(row) != width:
@@ -255,9 +332,15 @@ class FeedReader:
                         if not feed_timestamp(text):
                             raise LookupError
                         timestamp = from_iso(text[:-4] + "+00:00")
+                        if not earliest <= timestamp <= latest:
+                            raise LookupError
                     except (LookupError, ValueError):
                         if not row:
-                            read -= 1
+                            if lines.refused:
+                                self.read = read
+                                self._reject(self._line_too_long(reader.line_num))
+                            else:
+                                read -= 1
                             continue
                         try:
                             store_id, status, timestamp = self._parse_row(row, reader.line_num)
@@ -272,6 +355,7 @@ class FeedReader:
                 self.read = read
                 return
             except csv.Error as error:
+                lines.row_chars = 0
                 read += 1
                 self.read = read
                 self._reject(InvalidRow(self.name, f"not a CSV line ({error})", line=reader.line_num))
@@ -283,12 +367,17 @@ class FeedReader:
         return IngestionError(self.name, f"cannot be read to the end ({error}); is it truncated?")
 
     def _first_undecodable_line(self) -> int | None:
-        """Where the file stops being UTF-8: read again line by line, only after a decode error."""
+        """Where the file stops being UTF-8: read again, only after a decode error, in chunks of
+        at most a line (so a long line is never held whole)."""
         binary, raw = open_feed_bytes(self.path)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        number = 1
         with binary, raw:
-            for number, line in enumerate(binary, start=1):
-                try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError:
-                    return number
+            try:
+                while chunk := binary.readline(self.max_line_chars + 1):
+                    decoder.decode(chunk)
+                    number += chunk.endswith(b"\n")
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                return number
         return None

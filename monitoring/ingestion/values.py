@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 
 from monitoring.ingestion.errors import BadValue
 from monitoring.models import PollStatus
@@ -16,8 +17,11 @@ from monitoring.timezones import is_valid_timezone
 UTC = dt.UTC
 
 STORE_ID_MAX_LENGTH = 64  # Store.store_id's max_length
+TIMEZONE_MAX_LENGTH = 64  # Timezone.timezone_str's max_length; real names have at most 32
 STATUSES = tuple(PollStatus.values)
 TIMESTAMP_EXAMPLE = "2023-01-25 18:13:22.47922 UTC"
+# No feed has polls before this; an older time is a broken clock or a placeholder such as 0001-01-01.
+EARLIEST_POLL_TIME = dt.datetime(2000, 1, 1, tzinfo=UTC)
 
 # The feeds' own spelling: a space, up to 6 fraction digits and " UTC" (the real files have 2 to 6).
 FEED_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})? UTC", re.ASCII)
@@ -44,26 +48,57 @@ def parse_status(text: str) -> str:
     """``active`` or ``inactive`` (any case, surrounding spaces ignored)."""
     status = text.strip().lower()
     if status not in STATUSES:
-        raise BadValue(f"{text!r} is not a status (expected {' or '.join(STATUSES)})")
+        raise BadValue(f"{_shown(text)} is not a status (expected {' or '.join(STATUSES)})")
     return status
 
 
-def parse_timestamp(text: str) -> dt.datetime:
+@dataclass(frozen=True)
+class PollTimeRange:
+    """The poll times a load accepts, both ends included: from ``earliest`` to ``latest``, which
+    is ``future_minutes`` after the time of the load (the message says so)."""
+
+    earliest: dt.datetime
+    latest: dt.datetime
+    future_minutes: int
+
+    def __contains__(self, moment: dt.datetime) -> bool:
+        return self.earliest <= moment <= self.latest
+
+    def refusal(self, text: str) -> BadValue:
+        """The error for a poll time ``text`` outside the range."""
+        return BadValue(
+            f"{_shown(text)} is outside the poll times this load accepts, {_utc_text(self.earliest)} to "
+            f"{_utc_text(self.latest)} ({self.future_minutes} minutes after the load started, setting "
+            "MAX_FUTURE_MINUTES); correct the time, or the clock that wrote it"
+        )
+
+
+def parse_timestamp(text: str, allowed: PollTimeRange | None = None) -> dt.datetime:
     """An aware UTC datetime from ``2023-01-25 18:13:22.47922 UTC`` or ISO 8601 with ``Z`` or an
-    offset (converted to UTC). A time without a zone is refused: it would have to be guessed."""
+    offset (converted to UTC), within ``allowed`` when given. A time without a zone is refused:
+    it would have to be guessed."""
     value = text.strip()
     if FEED_TIMESTAMP.fullmatch(value):
         value = value[: -len(" UTC")] + "+00:00"
     elif not _ISO_TIMESTAMP.fullmatch(value):
         if _ZONELESS_TIMESTAMP.fullmatch(value):
-            raise BadValue(f"{text!r} has no time zone (write e.g. {TIMESTAMP_EXAMPLE} or 2023-01-25T18:13:22Z)")
-        raise BadValue(f"{text!r} is not a timestamp (expected e.g. {TIMESTAMP_EXAMPLE})")
+            raise BadValue(f"{_shown(text)} has no time zone (write e.g. {TIMESTAMP_EXAMPLE} or 2023-01-25T18:13:22Z)")
+        raise BadValue(f"{_shown(text)} is not a timestamp (expected e.g. {TIMESTAMP_EXAMPLE})")
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         # Right shape, impossible date or time such as month 13 or 25 o'clock.
-        raise BadValue(f"{text!r} is not a timestamp (expected e.g. {TIMESTAMP_EXAMPLE})") from None
-    return moment.astimezone(UTC)
+        raise BadValue(f"{_shown(text)} is not a timestamp (expected e.g. {TIMESTAMP_EXAMPLE})") from None
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        # e.g. 9999-12-31T23:00:00-05:00, which is in the year 10000 in UTC.
+        if allowed is not None:
+            raise allowed.refusal(text) from None
+        raise BadValue(f"{_shown(text)} is outside the years 1 to 9999 in UTC") from None
+    if allowed is not None and moment not in allowed:
+        raise allowed.refusal(text)
+    return moment
 
 
 def parse_day(text: str) -> int:
@@ -75,9 +110,9 @@ def parse_day(text: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise BadValue(f"{text!r} is not a day of the week (expected 0 = Monday to 6 = Sunday)") from None
+        raise BadValue(f"{_shown(text)} is not a day of the week (expected 0 = Monday to 6 = Sunday)") from None
     if not 0 <= number <= 6:
-        raise BadValue(f"{text!r} is outside 0..6 (0 = Monday, 6 = Sunday)")
+        raise BadValue(f"{_shown(text)} is outside 0..6 (0 = Monday, 6 = Sunday)")
     return number
 
 
@@ -89,12 +124,25 @@ def parse_local_time(text: str) -> dt.time:
             return dt.time.fromisoformat(value)
         except ValueError:
             pass
-    raise BadValue(f"{text!r} is not a time of day (expected HH:MM:SS or HH:MM, e.g. 09:30:00)")
+    raise BadValue(f"{_shown(text)} is not a time of day (expected HH:MM:SS or HH:MM, e.g. 09:30:00)")
 
 
 def parse_timezone(text: str) -> str:
     """A tz database zone name such as ``America/Chicago``."""
     name = text.strip()
-    if not is_valid_timezone(name):
-        raise BadValue(f"{text!r} is not a time zone of the tz database (e.g. America/Chicago)")
+    # Checked first: a name of a megabyte is neither looked up as a file nor kept in the cache.
+    if len(name) > TIMEZONE_MAX_LENGTH or not is_valid_timezone(name):
+        raise BadValue(f"{_shown(text)} is not a time zone of the tz database (e.g. America/Chicago)")
     return name
+
+
+def _utc_text(moment: dt.datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _shown(text: str) -> str:
+    """A value as messages quote it: whole when short, else its start and its length (a field
+    may be a megabyte long)."""
+    if len(text) <= 60:
+        return repr(text)
+    return f"{text[:40]!r}... ({len(text):,} characters)"

@@ -2,15 +2,22 @@
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from reports.api.parsers import too_large
 
 log = logging.getLogger(__name__)
 
 
 def json_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: DRF's status codes and headers, with our JSON body."""
+    exc = client_error(exc) or exc
     response = exception_handler(exc, context)
     if response is None:
         # An unexpected error: still JSON for API clients; the traceback goes to the log.
@@ -31,6 +38,35 @@ def json_exception_handler(exc, context):
         detail = response.data.get("detail", response.data) if isinstance(response.data, dict) else response.data
         response.data = {"error": str(detail)}
     return response
+
+
+def client_error(exc: Exception) -> exceptions.APIException | None:
+    """The API error for what Django refuses in a request it reads (a body over the upload limit,
+    too many fields, other suspicious input), which DRF alone would answer with a 500."""
+    if isinstance(exc, RequestDataTooBig):
+        return too_large()
+    if isinstance(exc, TooManyFieldsSent):
+        return exceptions.ParseError(
+            f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} query or form fields "
+            "(DATA_UPLOAD_MAX_NUMBER_FIELDS): send only the parameters the endpoint takes."
+        )
+    if isinstance(exc, SuspiciousOperation | BadRequest):
+        log.warning("API request refused: %s", exc)
+        return exceptions.ParseError("The server could not read this request; send it as the API documentation shows.")
+    return None
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """The API's 404 for a URL that no endpoint answers (Django's handler404 sends API paths here)."""
+    return JsonResponse(
+        {"error": f"No API endpoint answers {request.path[:200]}: the endpoints are listed at {reverse('api-docs')}."},
+        status=404,
+        json_dumps_params={"separators": (",", ":")},  # as compact as DRF's answers
+    )
 
 
 def _describe(errors) -> str:

@@ -3,10 +3,11 @@
 import datetime as dt
 
 from django.urls import reverse
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
-from reports.generation import parse_as_of
-from reports.models import Report
+from reports.generation import NoPollsError, ReportTimeError, check_report_time, parse_as_of
+from reports.models import METHOD_CHOICES, Report
 from reports.uptime import DEFAULT_METHOD, METHODS
 
 
@@ -27,10 +28,11 @@ class TriggerReportSerializer(serializers.Serializer):
     as_of = AsOfField(
         required=False,
         allow_null=True,
-        help_text="Report time, ISO 8601 (UTC when no offset is given). Default: the newest poll.",
+        help_text="Report time, ISO 8601 (UTC when no offset is given). Default: the newest poll. Refused (400) "
+        "before 2000-01-01, more than a day ahead, or with no poll in the lookback before it.",
     )
     method = serializers.ChoiceField(
-        choices=METHODS,
+        choices=METHOD_CHOICES,  # the model's: one method enum in the schema
         default=DEFAULT_METHOD,
         help_text=f"How status is extrapolated between polls: {' or '.join(METHODS)} (default {DEFAULT_METHOD}).",
     )
@@ -41,7 +43,23 @@ class TriggerReportSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 f"Unknown field(s): {', '.join(unknown)}. The body takes only as_of and method."
             )
+        try:
+            check_report_time(attrs.get("as_of"))
+        except ReportTimeError as error:
+            raise serializers.ValidationError({"as_of": [str(error)]}) from None
+        except NoPollsError as error:
+            raise serializers.ValidationError(str(error)) from None
         return attrs
+
+
+class TriggerReportSchema(OpenApiSerializerExtension):
+    """The schema of the trigger body says what ``validate`` enforces: no other fields."""
+
+    target_class = TriggerReportSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        return {**schema, "additionalProperties": False}
 
 
 class TriggeredSerializer(serializers.Serializer):
@@ -60,6 +78,8 @@ class ReportProgressSerializer(serializers.Serializer):
 class ReportCompleteSerializer(serializers.ModelSerializer):
     """A finished report, when JSON is asked for instead of the CSV."""
 
+    # One status per answer, so the schema tells the answers of get_report apart.
+    status = serializers.ChoiceField(choices=[Report.Status.COMPLETE])
     download_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -71,6 +91,10 @@ class ReportCompleteSerializer(serializers.ModelSerializer):
 
 
 class ReportFailedSerializer(serializers.ModelSerializer):
+    """A report that ended without a CSV, with the sentence saying why."""
+
+    status = serializers.ChoiceField(choices=[Report.Status.FAILED])
+
     class Meta:
         model = Report
         fields = ["report_id", "status", "error", "as_of", "method", "created_at", "finished_at"]

@@ -4,24 +4,35 @@ The API is open, like the assignment's: it needs no login (report ids are ungues
 any caller may trigger a report anyway). Every error is JSON: ``{"error": "sentence"}``.
 """
 
+import re
 from collections.abc import Sequence
 
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException, NotFound, ValidationError
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny, BasePermission
-from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
 from reports.actions import do_trigger_report
+from reports.api.pagination import ReportPagination
+from reports.api.parsers import BoundedJSONParser
+from reports.api.renderers import JSONRenderer
 from reports.api.serializers import (
     ReportCompleteSerializer,
     ReportFailedSerializer,
@@ -36,6 +47,16 @@ Status = Report.Status
 
 ERROR = inline_serializer("Error", {"error": serializers.CharField()})
 CSV_BODY = OpenApiResponse(OpenApiTypes.STR, description="The report CSV (attachment).")
+REPORT_STATE = PolymorphicProxySerializer(
+    component_name="ReportState",
+    serializers=[ReportProgressSerializer, ReportCompleteSerializer, ReportFailedSerializer],
+    resource_type_field_name=None,
+)
+
+# new_report_id() is secrets.token_urlsafe(16): 22 characters of the URL-safe base64 alphabet.
+REPORT_ID = re.compile("[A-Za-z0-9_-]{22}")
+REPORT_ID_SCHEMA = {"type": "string", "pattern": f"^{REPORT_ID.pattern}$"}
+REPORT_ID_IN_PATH = OpenApiParameter("report_id", REPORT_ID_SCHEMA, OpenApiParameter.PATH, description="A report id.")
 
 
 class CsvGone(APIException):
@@ -53,7 +74,7 @@ class ReportAPIMixin(APIView):
 
     authentication_classes: Sequence[type[BaseAuthentication]] = ()
     permission_classes: Sequence[type[BasePermission]] = (AllowAny,)
-    parser_classes: Sequence[type[BaseParser]] = (JSONParser,)
+    parser_classes: Sequence[type[BaseParser]] = (BoundedJSONParser,)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
         # Never a 404/406 over ?format= or Accept: answers are JSON or (by choice) the CSV.
@@ -67,8 +88,10 @@ class TriggerReportView(ReportAPIMixin):
         operation_id="trigger_report",
         summary="Start a report of every store",
         request=TriggerReportSerializer,
-        responses={202: TriggeredSerializer, 400: ERROR, 503: ERROR},
-        description="Queues the report and answers at once; poll the `Location` (GET /get_report).",
+        responses={202: TriggeredSerializer, 400: ERROR, 413: ERROR, 415: ERROR, 503: ERROR},
+        description="Queues the report and answers at once; poll the `Location` (GET /get_report). A time "
+        "before 2000-01-01, more than a day ahead or with no poll in its lookback, or a database without polls, "
+        "is refused with a 400 that says which times have data.",
     )
     def post(self, request):
         body = TriggerReportSerializer(data=request.data)
@@ -94,19 +117,17 @@ class GetReportView(ReportAPIMixin):
     @extend_schema(
         operation_id="get_report",
         summary="Poll a report; the CSV once it is Complete",
+        description="Pending or Running: its progress. Complete: the CSV, or with format=json or Accept: "
+        "application/json a summary with download_url. Failed: the error. An unknown report_id is a 404.",
         parameters=[
-            OpenApiParameter("report_id", str, required=True, description="From POST /trigger_report."),
+            OpenApiParameter("report_id", REPORT_ID_SCHEMA, required=True, description="From POST /trigger_report."),
             OpenApiParameter(
                 "format", str, enum=["csv", "json"], description="Complete reports: json gives a summary."
             ),
         ],
         responses={
             (200, "text/csv"): CSV_BODY,
-            (200, "application/json"): OpenApiResponse(
-                ReportProgressSerializer,
-                description="Pending/Running: progress. Complete with format=json or Accept: "
-                "application/json: a summary with download_url. Failed: the error.",
-            ),
+            (200, "application/json"): REPORT_STATE,
             400: ERROR,
             404: ERROR,
         },
@@ -126,17 +147,23 @@ class GetReportView(ReportAPIMixin):
         return Response(body, headers=headers)
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: ReportSerializer(many=True), 400: ERROR, 404: ERROR}),
+    retrieve=extend_schema(parameters=[REPORT_ID_IN_PATH], responses={200: ReportSerializer, 404: ERROR}),
+)
 class ReportViewSet(ReportAPIMixin, ReadOnlyModelViewSet):
     """Reports, newest first."""
 
     queryset = Report.objects.order_by("-created_at", "-id")
     serializer_class = ReportSerializer
+    pagination_class = ReportPagination
     lookup_field = "report_id"
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
 
     @extend_schema(
         operation_id="report_csv",
         summary="Download the CSV of a Complete report",
+        parameters=[REPORT_ID_IN_PATH],
         responses={(200, "text/csv"): CSV_BODY, 404: ERROR, 409: ERROR, 410: ERROR},
     )
     def csv(self, request, report_id=None):
@@ -171,9 +198,11 @@ def _required_report_id(request) -> str:
 
 
 def _find_report(report_id: str) -> Report:
-    report = Report.objects.filter(report_id=report_id).first()
+    # An id that cannot be one (e.g. with a NUL byte, which PostgreSQL refuses) is unknown unasked.
+    report = Report.objects.filter(report_id=report_id).first() if REPORT_ID.fullmatch(report_id) else None
     if report is None:
-        raise NotFound(f"No report has report_id {report_id!r}.")
+        shown = report_id if len(report_id) <= 40 else f"{report_id[:40]}…"
+        raise NotFound(f"No report has report_id {shown!r}.")
     return report
 
 

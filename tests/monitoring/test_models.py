@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
+from monitoring.timezones import is_valid_timezone
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +95,8 @@ def test_timezone_validation_accepts_tz_database_names(name):
 def test_timezone_validation_rejects_unknown_names(name):
     with pytest.raises(ValidationError):
         Timezone(store=StoreFactory(), timezone_str=name).full_clean()
+
+
+def test_a_zone_name_too_long_for_a_file_name_is_simply_not_a_zone():
+    # zoneinfo looks names up as files: a 300-character name is an OSError there, not a zone.
+    assert not is_valid_timezone("Europe/" + "x" * 300)

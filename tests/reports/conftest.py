@@ -1,10 +1,16 @@
 """Fixtures of the report tests."""
 
 import datetime as dt
+import os
+import uuid
 
 import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+from django_q.conf import Conf
 
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
+from tests.reports.workers import BASE_DIR, Worker
 
 UTC = dt.UTC
 
@@ -31,3 +37,34 @@ def worked_examples():
     b = StoreFactory(store_id="b")
     StatusPollFactory(store=b, timestamp_utc=at("2023-01-25 05:00"), status="inactive")
     StatusPollFactory(store=b, timestamp_utc=at("2023-01-25 11:30"), status="active")
+
+
+@pytest.fixture
+def start_worker(live_server, monkeypatch, tmp_path, media_root):
+    """Start qclusters on a private queue; this process queues onto it (sync mode off)."""
+    queue = f"e2e-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", queue)
+    base_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.reports.worker_settings",
+        "PYTHONPATH": str(BASE_DIR),
+        "E2E_DATABASE_NAME": str(connection.settings_dict["NAME"]),
+        "E2E_CLUSTER_NAME": queue,
+        "MEDIA_ROOT": str(media_root),
+    }
+    workers = []
+
+    def start(**env) -> Worker:
+        worker = Worker(tmp_path / f"worker-{len(workers)}.log", {**base_env, **env})
+        workers.append(worker)
+        return worker
+
+    start.logs = lambda: "\n".join(f"--- {w.log_path.name}\n{w.log_tail()}" for w in workers)
+    yield start
+    for worker in workers:
+        worker.stop()
+    if django_settings.REDIS_URL:
+        import redis
+
+        redis.from_url(django_settings.REDIS_URL).delete(f"django_q:{queue}:q")

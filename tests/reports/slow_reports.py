@@ -1,7 +1,10 @@
-"""A test-only app for the worker of the kill tests: every report first waits a few seconds.
+"""A test-only app for the workers of the end-to-end tests: reports that take their time.
 
-It patches ``reports.generation.compute_report`` inside the worker process only, so a test can
-kill the worker while a report is Running; production code has no hook for it.
+``E2E_SLOW_REPORT_SECONDS``: every report first waits that long (before reading anything), so
+a test can kill or stop the worker while a report is Running. ``E2E_SLOW_SNAPSHOT_SECONDS``:
+the snapshot read waits that long inside its read transaction, just before it reads the polls,
+so a test can break the database connection in the middle of a read. It patches the worker
+process only; production code has no hook for it.
 """
 
 import os
@@ -15,15 +18,22 @@ class SlowReportsConfig(AppConfig):
     label = "e2e_slow_reports"
 
     def ready(self):
-        from reports import generation
+        from reports import generation, snapshot
 
-        seconds = float(os.environ["E2E_SLOW_REPORT_SECONDS"])
+        report_seconds = float(os.environ.get("E2E_SLOW_REPORT_SECONDS") or 0)
+        snapshot_seconds = float(os.environ.get("E2E_SLOW_SNAPSHOT_SECONDS") or 0)
         compute_report = generation.compute_report
+        read_polls = snapshot.read_polls
 
         def slow_compute_report(as_of=None, method="last_known", progress=None, store_id=None):
             if progress:
                 progress(0.0, "waiting (end-to-end test)")
-            time.sleep(seconds)  # the heartbeat thread keeps beating meanwhile
+            time.sleep(report_seconds)  # the heartbeat thread keeps beating meanwhile
             return compute_report(as_of=as_of, method=method, progress=progress, store_id=store_id)
 
+        def slow_read_polls(polls):
+            time.sleep(snapshot_seconds)  # inside the read transaction, whose first query has run
+            return read_polls(polls)
+
         generation.compute_report = slow_compute_report
+        snapshot.read_polls = slow_read_polls

@@ -50,7 +50,7 @@ def body_of(response):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_trigger_answers_503_when_the_job_queue_cannot_take_the_report(client, monkeypatch):
+def test_trigger_answers_503_when_the_job_queue_cannot_take_the_report(client, monkeypatch, worked_examples):
     def down(*args, **kwargs):
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
@@ -63,8 +63,9 @@ def test_trigger_answers_503_when_the_job_queue_cannot_take_the_report(client, m
     assert Report.objects.get(report_id=body["report_id"]).status == "Failed"
 
 
-def test_a_report_that_fails_while_running_still_answers_202(trigger):
-    # An empty database fails the report in the worker (sync mode here), not at the queue.
+def test_a_report_that_fails_while_running_still_answers_202(trigger, worked_examples, monkeypatch):
+    # The report fails in the worker (sync mode here), after the trigger answered.
+    monkeypatch.setattr("reports.generation.compute_report", lambda **kwargs: 1 / 0)
     response = trigger()
     assert response.status_code == 202
     assert Report.objects.get(report_id=response.json()["report_id"]).status == "Failed"
@@ -210,16 +211,13 @@ def test_a_browser_accept_header_gets_the_csv(trigger, client, worked_examples):
     assert response["Content-Type"] == "text/csv"
 
 
-def test_a_report_of_an_empty_database_fails_with_the_no_polls_sentence(trigger, client):
-    report_id = trigger().json()["report_id"]
-    response = client.get("/get_report", {"report_id": report_id})
-    assert response.status_code == 200
-    body = response.json()
-    assert body["status"] == "Failed"
-    assert response["X-Report-Status"] == "Failed"
-    assert body["error"] == "The database holds no polls yet: load the feeds with manage.py load_csvs."
-    assert body["as_of"] is None
-    assert body["finished_at"]
+def test_a_trigger_on_an_empty_database_is_a_400_with_the_no_polls_sentence(trigger):
+    response = trigger()
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "Invalid request: The database holds no polls yet: load the feeds with manage.py load_csvs."
+    )
+    assert not Report.objects.exists()
 
 
 def test_a_report_that_crashes_fails_with_a_readable_error(trigger, client, worked_examples, monkeypatch):
@@ -228,8 +226,14 @@ def test_a_report_that_crashes_fails_with_a_readable_error(trigger, client, work
 
     monkeypatch.setattr("reports.generation.compute_report", broken)
     report_id = trigger().json()["report_id"]
-    error = client.get("/get_report", {"report_id": report_id}).json()["error"]
-    assert error.startswith("The report could not be computed: RuntimeError: disk on fire.")
+    response = client.get("/get_report", {"report_id": report_id})
+    assert response.status_code == 200
+    assert response["X-Report-Status"] == "Failed"
+    body = response.json()
+    assert body["status"] == "Failed"
+    assert body["error"].startswith("The report could not be computed: RuntimeError: disk on fire.")
+    assert body["as_of"] is None
+    assert body["finished_at"]
 
 
 def test_get_report_without_report_id_is_a_400(client):

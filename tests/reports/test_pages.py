@@ -92,7 +92,7 @@ def test_generate_report_triggers_a_report_and_goes_back_to_the_dashboard(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_generate_report_says_so_when_the_job_queue_cannot_take_it(client, monkeypatch):
+def test_generate_report_says_so_when_the_job_queue_cannot_take_it(client, monkeypatch, worked_examples):
     def down(*args, **kwargs):
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 

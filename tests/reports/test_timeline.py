@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from reports.timeline import HOUR_US, WEEK_US, local_midnights, week_timeline
+from reports.timeline import HOUR_US, WEEK_US, local_days, week_timeline
 from reports.timeline_drawing import LABEL_WIDTH, RIGHT_MARGIN, VIEW_WIDTH, draw_week
 from reports.uptime import FeedArrays, compute_uptime
 from reports.uptime.inputs import MICROSECONDS_PER_DAY, epoch_microseconds
@@ -86,11 +86,12 @@ def test_the_fall_back_day_has_25_hours_and_its_clock_shows_one_oclock_twice():
 
 def test_a_zone_whose_clock_jumps_at_midnight_still_gets_contiguous_days():
     # Beirut goes from 23:59:59 to 01:00 on 2023-03-26 (the zone skips local midnight).
-    boundaries = local_midnights("Asia/Beirut", us("2023-03-24 12:00"), us("2023-03-28 12:00"))
-    dates = [date.isoformat() for date, _ in boundaries]
-    assert dates == ["2023-03-24", "2023-03-25", "2023-03-26", "2023-03-27", "2023-03-28", "2023-03-29"]
-    lengths = [(b - a) / HOUR_US for (_, a), (_, b) in pairwise(boundaries)]
+    days = local_days("Asia/Beirut", us("2023-03-24 12:00"), us("2023-03-28 12:00"))
+    dates = [date.isoformat() for date, _, _ in days]
+    assert dates == ["2023-03-24", "2023-03-25", "2023-03-26", "2023-03-27", "2023-03-28"]
+    lengths = [(end - start) / HOUR_US for _, start, end in days]
     assert lengths == [24, 24, 23, 24, 24]
+    assert all(before[2] == after[1] for before, after in pairwise(days))
 
 
 def test_half_hour_zones_mark_their_own_full_hours():

@@ -7,21 +7,16 @@ be busy, and nothing here depends on tight timing.
 
 import datetime as dt
 import io
-import json
 import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
-from django_q.conf import Conf
 
 from reports.models import Report
-from tests.reports.workers import BASE_DIR, Worker, http, wait_for
+from tests.reports.workers import http, poll, report, running_with_a_heartbeat, trigger, wait_for
 
 # Above the longest wait_for below (300 s), so a stuck worker fails there, with its log.
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(360)]
@@ -29,57 +24,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.
 STALL_SECONDS = 3
 
 
-@pytest.fixture
-def start_worker(live_server, monkeypatch, tmp_path, media_root):
-    """Start qclusters on a private queue; this process queues onto it (sync mode off)."""
-    queue = f"e2e-{uuid.uuid4().hex[:12]}"
-    monkeypatch.setattr(Conf, "SYNC", False)
-    monkeypatch.setattr(Conf, "CLUSTER_NAME", queue)
-    base_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.reports.worker_settings",
-        "PYTHONPATH": str(BASE_DIR),
-        "E2E_DATABASE_NAME": str(connection.settings_dict["NAME"]),
-        "E2E_CLUSTER_NAME": queue,
-        "MEDIA_ROOT": str(media_root),
-    }
-    workers = []
-
-    def start(**env) -> Worker:
-        worker = Worker(tmp_path / f"worker-{len(workers)}.log", {**base_env, **env})
-        workers.append(worker)
-        return worker
-
-    start.logs = lambda: "\n".join(f"--- {w.log_path.name}\n{w.log_tail()}" for w in workers)
-    yield start
-    for worker in workers:
-        worker.stop()
-    if settings.REDIS_URL:
-        import redis
-
-        redis.from_url(settings.REDIS_URL).delete(f"django_q:{queue}:q")
-
-
-def trigger(live_server, body=None):
-    status, headers, content = http("POST", f"{live_server.url}/trigger_report", body)
-    assert status == 202, content
-    return json.loads(content)["report_id"], headers["Location"]
-
-
-def poll(location):
-    status, _, content = http("GET", f"{location}&format=json")
-    assert status == 200, content
-    return json.loads(content)
-
-
 def command_csv(*args):
     out = io.StringIO()
     call_command("generate_report", *args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
-
-
-def report(report_id) -> Report:
-    return Report.objects.get(report_id=report_id)
 
 
 def test_a_report_triggered_over_http_completes_in_a_real_worker(live_server, start_worker, worked_examples):
@@ -130,11 +78,6 @@ def test_twenty_reports_triggered_at_once_all_complete(live_server, start_worker
         assert (done.status, done.error, done.attempts) == ("Complete", "", 1)
         args = [] if body is None else ["--as-of", body["as_of"], "--method", body["method"]]
         assert http("GET", location)[2].decode() == command_csv(*args)
-
-
-def running_with_a_heartbeat(report_id, attempt):
-    current = report(report_id)
-    return current.status == "Running" and current.attempts == attempt and current.heartbeat_at is not None
 
 
 def stale(report_id):

@@ -26,5 +26,5 @@ REPORT_HEARTBEAT_SECONDS = 1
 REPORT_STALL_SECONDS = int(os.environ.get("E2E_STALL_SECONDS", "120"))
 REPORT_MAX_ATTEMPTS = int(os.environ.get("E2E_MAX_ATTEMPTS", "2"))
 
-if os.environ.get("E2E_SLOW_REPORT_SECONDS"):
+if os.environ.get("E2E_SLOW_REPORT_SECONDS") or os.environ.get("E2E_SLOW_SNAPSHOT_SECONDS"):
     INSTALLED_APPS = [*INSTALLED_APPS, "tests.reports.slow_reports.SlowReportsConfig"]

@@ -11,6 +11,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from reports import processes
+from reports.models import Report
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
@@ -28,6 +31,25 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def is_running(self) -> bool:
+        """The cluster said it runs (django-q2 logs "Q Cluster <name> [<queue>] running.")."""
+        return "running." in self.log_path.read_text(errors="replace")
+
+    def members(self) -> list[processes.ProcessId]:
+        """The main process and every process below it (sentinel, workers, monitor, pusher)."""
+        main = processes.identify(self.process.pid)
+        return [] if main is None else [main, *processes.descendants(self.process.pid)]
+
+    def signal_and_wait(self, signum: int, *, group: bool, timeout: float = 60) -> float:
+        """Send ``signum`` to the process group or to the main process only; seconds until it exits."""
+        started = time.monotonic()
+        if group:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
+        self.process.wait(timeout)
+        return time.monotonic() - started
 
     def kill(self) -> None:
         """SIGKILL every process of this cluster at once, as a crash or a power cut would."""
@@ -75,3 +97,24 @@ def http(method: str, url: str, body=None):
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
+
+
+def trigger(live_server, body=None):
+    status, headers, content = http("POST", f"{live_server.url}/trigger_report", body)
+    assert status == 202, content
+    return json.loads(content)["report_id"], headers["Location"]
+
+
+def poll(location):
+    status, _, content = http("GET", f"{location}&format=json")
+    assert status == 200, content
+    return json.loads(content)
+
+
+def report(report_id: str) -> Report:
+    return Report.objects.get(report_id=report_id)
+
+
+def running_with_a_heartbeat(report_id, attempt):
+    current = report(report_id)
+    return current.status == "Running" and current.attempts == attempt and current.heartbeat_at is not None

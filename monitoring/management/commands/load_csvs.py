@@ -25,7 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--polls", metavar="FILE", help="status polls (store_id,status,timestamp_utc)")
         parser.add_argument("--hours", metavar="FILE", help="business hours (store_id,day,start_time_local,...)")
         parser.add_argument("--timezones", metavar="FILE", help="time zones (store_id,timezone_str)")
-        parser.add_argument("--skip-invalid", action="store_true", help="skip malformed rows instead of stopping")
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="skip malformed rows (bad values, poll times out of range, over-long lines) instead of stopping",
+        )
         parser.add_argument("--if-empty", action="store_true", help="do nothing if the database holds polls")
 
     def handle(self, *args, directory, polls, hours, timezones, skip_invalid, if_empty, **options):

@@ -3,7 +3,14 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from reports.generation import NoPollsError, compute_report, parse_as_of, write_report_csv
+from reports.generation import (
+    NoPollsError,
+    ReportTimeError,
+    check_report_time,
+    compute_report,
+    parse_as_of,
+    write_report_csv,
+)
 from reports.uptime import DEFAULT_METHOD, METHODS
 
 
@@ -23,6 +30,12 @@ class Command(BaseCommand):
         parser.add_argument("--out", help="write the CSV to this file instead of stdout")
 
     def handle(self, *args, as_of, method, out, **options):
+        try:
+            check_report_time(as_of)
+        except ReportTimeError as error:
+            raise CommandError(f"--as-of {error}") from None
+        except NoPollsError as error:
+            raise CommandError(str(error)) from None
         bar = tqdm(total=100, desc="report", unit="%", disable=not sys.stderr.isatty(), leave=False)
 
         def progress(fraction, stage):
