@@ -46,6 +46,11 @@ class PollStatus(models.TextChoices):
     INACTIVE = "inactive", "inactive"
 
 
+# No feed has polls before this: an older time is a broken clock or a placeholder such as
+# 0001-01-01. Loads refuse such polls, and reports refuse such times (reports.generation).
+EARLIEST_POLL_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
 class StatusPollQuerySet(models.QuerySet["StatusPoll"]):
     def newest_time(self) -> dt.datetime | None:
         """The newest poll timestamp of these polls (None without any): a report's default as_of."""

@@ -87,7 +87,7 @@ def do_run_report(report_pk: int) -> str | None:
             # The database went away under the report (server restarted, connection terminated):
             # not the report's fault, so it gets another run on a fresh connection.
             log.warning("report %s lost its database connection: %s", report.report_id, error)
-            return run.give_back(f"its database connection was lost ({type(error).__name__}: {error})".strip())
+            return run.give_back(f"its database connection was lost ({type(error).__name__}: {str(error).strip()})")
         except Exception as error:
             log.exception("report %s failed", report.report_id)
             return run.fail(

@@ -11,7 +11,7 @@ from typing import Protocol
 from django.conf import settings
 from django.utils import timezone
 
-from monitoring.models import StatusPoll
+from monitoring.models import EARLIEST_POLL_TIME, StatusPoll
 from reports.snapshot import read_snapshot
 from reports.uptime import (
     CSV_COLUMNS,
@@ -23,9 +23,9 @@ from reports.uptime import (
     epoch_microseconds,
 )
 
-# The range of report times anyone may ask for, before looking at the data: no feed predates
-# 2000, and a day ahead leaves room for clocks and time zones without reaching the calendar's end.
-EARLIEST_AS_OF = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+# How far ahead of now a report time may be, before looking at the data: a day leaves room for
+# clocks and time zones without reaching the calendar's end. (The earliest is the earliest poll
+# time any load accepts, EARLIEST_POLL_TIME.)
 LATEST_AS_OF_AHEAD = dt.timedelta(days=1)
 
 # Share of the whole run each stage takes (measured on 14,000 stores), for progress figures.
@@ -91,7 +91,7 @@ def check_report_time(as_of: dt.datetime | None, *, now: dt.datetime | None = No
         return
     latest = (now or timezone.now()) + LATEST_AS_OF_AHEAD
     # Compared as given, never converted: a time near year 1 or 9999 overflows in UTC.
-    if as_of < EARLIEST_AS_OF:
+    if as_of < EARLIEST_POLL_TIME:
         raise ReportTimeError(f"{as_of.isoformat()} is before 2000-01-01: no feed holds polls that old.")
     if as_of > latest:
         raise ReportTimeError(

@@ -16,8 +16,8 @@ from monitoring.ingestion.backends import IngestionBackend, WriteCounts, backend
 from monitoring.ingestion.feeds import Feed
 from monitoring.ingestion.progress import ProgressFactory
 from monitoring.ingestion.reading import FeedReader
-from monitoring.ingestion.values import EARLIEST_POLL_TIME, PollTimeRange
-from monitoring.models import StatusPoll
+from monitoring.ingestion.values import PollTimeRange
+from monitoring.models import EARLIEST_POLL_TIME, StatusPoll
 
 
 @dataclass

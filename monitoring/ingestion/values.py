@@ -20,8 +20,6 @@ STORE_ID_MAX_LENGTH = 64  # Store.store_id's max_length
 TIMEZONE_MAX_LENGTH = 64  # Timezone.timezone_str's max_length; real names have at most 32
 STATUSES = tuple(PollStatus.values)
 TIMESTAMP_EXAMPLE = "2023-01-25 18:13:22.47922 UTC"
-# No feed has polls before this; an older time is a broken clock or a placeholder such as 0001-01-01.
-EARLIEST_POLL_TIME = dt.datetime(2000, 1, 1, tzinfo=UTC)
 
 # The feeds' own spelling: a space, up to 6 fraction digits and " UTC" (the real files have 2 to 6).
 FEED_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})? UTC", re.ASCII)
