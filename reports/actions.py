@@ -171,14 +171,28 @@ def recover_stalled_reports(*, now: dt.datetime | None = None) -> Recovery:
 
 
 def give_back_cluster_reports(cluster: str, why: str) -> list[str]:
-    """Reports still Running in the workers of a stopped qcluster run (``Report.cluster``) get
-    another run, or fail when out of attempts (see ``_Run.give_back``); returns their ids."""
-    running = Report.objects.filter(status=Status.RUNNING, cluster=cluster).exclude(cluster="")
-    given_back = []
-    for report in _on_a_working_connection(lambda: list(running)):
+    """After a qcluster run stopped (all its processes gone): the reports its workers ran and did
+    not finish get another run; returns their ids.
+
+    Reports still Running in it (a worker that had to be killed) are given back, or fail when
+    out of attempts (``_Run.give_back``). Reports its workers gave back themselves while it
+    stopped are queued once more: their task may have gone to the cluster's own pusher in its
+    last moments (a Redis pop answered to a dying process is lost). A duplicate task is harmless.
+    """
+    if not cluster:
+        return []
+    ours = Report.objects.filter(cluster=cluster)
+    running, pending = _on_a_working_connection(
+        lambda: (list(ours.filter(status=Status.RUNNING)), list(ours.filter(status=Status.PENDING)))
+    )
+    handed_over = []
+    for report in running:
         if _Run(report).give_back(f"its qcluster was stopped ({why})") is not None:
-            given_back.append(report.report_id)
-    return given_back
+            handed_over.append(report.report_id)
+    for report in pending:
+        _queue(report.pk)
+        handed_over.append(report.report_id)
+    return handed_over
 
 
 def worker_identity() -> str:
@@ -319,7 +333,8 @@ def _pending_again(now: dt.datetime) -> dict[str, object]:
         "progress": 0.0,
         "started_at": None,
         "worker": "",
-        "cluster": "",
+        # ``cluster`` stays: the cluster that gave it back queues it again once it has stopped
+        # (give_back_cluster_reports); the next claim sets its own.
         "heartbeat_at": None,
         "queued_at": now,
     }

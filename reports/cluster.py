@@ -107,11 +107,11 @@ def _stop_processes(cluster_processes: list[processes.ProcessId], sentinel: proc
 
 
 def _give_back_reports(why: str) -> None:
-    """Reports still Running in this cluster's (now stopped) workers go back to the queue."""
+    """The reports this cluster's (now stopped) workers did not finish go back to the queue."""
     try:
         given_back = give_back_cluster_reports(current_cluster(), why)
     except Exception:
         log.exception("could not give back the reports of the stopped cluster; the stall check will")
         return
     if given_back:
-        log.warning("gave back %d report(s) its workers were running", len(given_back))
+        log.warning("handed over %d report(s) its workers did not finish", len(given_back))

@@ -109,18 +109,26 @@ def running_report(cluster: str, attempts: int = 1) -> Report:
     )
 
 
-def test_a_stopped_cluster_gives_back_the_reports_its_workers_were_still_running(
-    settings, django_capture_on_commit_callbacks
+def test_a_stopped_cluster_hands_over_the_reports_its_workers_did_not_finish(
+    settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     settings.REPORT_MAX_ATTEMPTS = 2
+    queued_tasks = []
+    monkeypatch.setattr("reports.actions.async_task", lambda func, pk, **kwargs: queued_tasks.append(pk))
     mine, last_try = running_report("host:10"), running_report("host:10", attempts=2)
     other_cluster, no_cluster = running_report("host:11"), running_report("")
-    with django_capture_on_commit_callbacks(execute=False) as queued:
+    # Given back by one of its workers while it stopped: its task may have gone to a dying pusher.
+    handed_back = Report.objects.create(status="Pending", attempts=1, cluster="host:10")
+    finished = Report.objects.create(status="Complete", attempts=1, cluster="host:10")
+    with django_capture_on_commit_callbacks(execute=True) as queued:
         given_back = actions.give_back_cluster_reports("host:10", "SIGTERM")
-    assert sorted(given_back) == sorted([mine.report_id, last_try.report_id])
-    assert len(queued) == 1
+    assert sorted(given_back) == sorted([mine.report_id, last_try.report_id, handed_back.report_id])
+    assert len(queued) == 1  # mine, queued again when the give-back commits
+    assert sorted(queued_tasks) == sorted([mine.pk, handed_back.pk])
     statuses = {r.pk: (r.status, r.error) for r in Report.objects.all()}
     assert statuses[mine.pk] == ("Pending", "")
+    assert statuses[handed_back.pk] == ("Pending", "")
+    assert statuses[finished.pk] == ("Complete", "")
     assert statuses[last_try.pk] == (
         "Failed",
         "The report was interrupted on its last attempt (2 of 2): its qcluster was stopped (SIGTERM). "
