@@ -1,6 +1,7 @@
 """Reports: one row per requested uptime report, with its CSV as a file."""
 
 import datetime as dt
+import re
 import secrets
 
 from django.conf import settings
@@ -15,6 +16,11 @@ METHOD_CHOICES = [(method, METHOD_LABELS[method]) for method in METHODS]
 def new_report_id() -> str:
     """A random, unguessable, URL-safe identifier (128 bits)."""
     return secrets.token_urlsafe(16)
+
+
+# What new_report_id() gives: 16 bytes as 22 characters of the URL-safe base64 alphabet. An id of
+# another shape is unknown without asking the database (the API answers 404).
+REPORT_ID = re.compile("[A-Za-z0-9_-]{22}")
 
 
 def retention_period() -> dt.timedelta:

@@ -53,35 +53,24 @@ def recover_on_worker_start(sender, proc_name, **kwargs) -> None:
 
 def ensure_recovery_schedule(using="default", **kwargs) -> None:
     """``post_migrate`` receiver: create or repair the every-minute recovery schedule."""
-    Schedule.objects.using(using).update_or_create(
-        name=RECOVERY_SCHEDULE,
-        defaults={
-            "func": "reports.tasks.recover_stalled_reports",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-            "cluster": None,
-        },
-        create_defaults={
-            "func": "reports.tasks.recover_stalled_reports",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-            "cluster": None,
-            "next_run": timezone.now(),
-        },
+    _ensure_schedule(
+        using,
+        RECOVERY_SCHEDULE,
+        func="reports.tasks.recover_stalled_reports",
+        schedule_type=Schedule.MINUTES,
+        minutes=1,
     )
 
 
 def ensure_prune_schedule(using="default", **kwargs) -> None:
     """``post_migrate`` receiver: create or repair the daily schedule that prunes old reports."""
-    # next_run is set only when the schedule is created: a later migrate keeps its time of day.
-    defaults = {
-        "func": "reports.tasks.prune_reports",
-        "schedule_type": Schedule.DAILY,
-        "repeats": -1,
-        "cluster": None,
-    }
+    _ensure_schedule(using, PRUNE_SCHEDULE, func="reports.tasks.prune_reports", schedule_type=Schedule.DAILY)
+
+
+def _ensure_schedule(using: str, name: str, **fields: object) -> None:
+    """Create the named schedule (first run now), or repair its fields. next_run is set only when
+    it is created, so a later migrate keeps a daily schedule's time of day."""
+    defaults = {**fields, "repeats": -1, "cluster": None}
     Schedule.objects.using(using).update_or_create(
-        name=PRUNE_SCHEDULE, defaults=defaults, create_defaults={**defaults, "next_run": timezone.now()}
+        name=name, defaults=defaults, create_defaults={**defaults, "next_run": timezone.now()}
     )

@@ -4,7 +4,6 @@ The API is open, like the assignment's: it needs no login (report ids are ungues
 any caller may trigger a report anyway). Every error is JSON: ``{"error": "sentence"}``.
 """
 
-import re
 from collections.abc import Sequence
 
 from django.http import FileResponse
@@ -41,7 +40,7 @@ from reports.api.serializers import (
     TriggeredSerializer,
     TriggerReportSerializer,
 )
-from reports.models import Report
+from reports.models import REPORT_ID, Report
 
 Status = Report.Status
 
@@ -53,8 +52,6 @@ REPORT_STATE = PolymorphicProxySerializer(
     resource_type_field_name=None,
 )
 
-# new_report_id() is secrets.token_urlsafe(16): 22 characters of the URL-safe base64 alphabet.
-REPORT_ID = re.compile("[A-Za-z0-9_-]{22}")
 REPORT_ID_SCHEMA = {"type": "string", "pattern": f"^{REPORT_ID.pattern}$"}
 REPORT_ID_IN_PATH = OpenApiParameter("report_id", REPORT_ID_SCHEMA, OpenApiParameter.PATH, description="A report id.")
 

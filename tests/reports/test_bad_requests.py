@@ -10,8 +10,7 @@ from rest_framework.test import APIClient
 
 from reports.api.parsers import BoundedJSONParser, RequestTooLarge
 from reports.api.renderers import JSONRenderer
-from reports.api.views import REPORT_ID
-from reports.models import Report, new_report_id
+from reports.models import REPORT_ID, Report, new_report_id
 from tests.assertions import page_text
 
 pytestmark = pytest.mark.django_db
