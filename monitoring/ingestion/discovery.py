@@ -7,7 +7,14 @@ from pathlib import Path
 from django.conf import settings
 
 from monitoring.ingestion.errors import IngestionError
-from monitoring.ingestion.feeds import EXPORT_FILE_PREFIX, SPECS, Feed, feed_of_header, normalise_file_stem
+from monitoring.ingestion.feeds import (
+    EXPORT_FILE_PREFIX,
+    SPECS,
+    Feed,
+    feed_of_header,
+    normalise_file_stem,
+    wrong_delimiter,
+)
 from monitoring.ingestion.reading import read_header
 
 CSV_SUFFIXES = (".csv.gz", ".csv")
@@ -22,8 +29,10 @@ def find_feed_files(directory: Path | str) -> dict[Feed, Path]:
     hyphens for underscores, ``.csv`` or ``.csv.gz``; a ``bq-results-*.csv`` export is the feed
     its header matches. Two files for one feed are an error, as is a directory without any."""
     directory = Path(directory)
+    if not directory.exists():
+        raise IngestionError(str(directory), "no such directory")
     if not directory.is_dir():
-        raise IngestionError(str(directory), "is not a directory")
+        raise IngestionError(str(directory), "is not a directory; give the directory holding the feed files")
     found: dict[Feed, list[Path]] = {}
     for path in sorted(directory.iterdir()):
         feed = _feed_of_file(path)
@@ -48,11 +57,24 @@ def choose_feed_files(
     hours: Path | str | None = None,
     timezones: Path | str | None = None,
 ) -> dict[Feed, Path]:
-    """The files of ``directory`` (if given), with any file named explicitly taking precedence."""
+    """The files of ``directory`` (if given), with any file named explicitly taking precedence;
+    a named file that cannot be opened is refused here, before any file is loaded."""
     files = find_feed_files(directory) if directory is not None else {}
     named = {Feed.POLLS: polls, Feed.HOURS: hours, Feed.TIMEZONES: timezones}
-    files.update({feed: Path(path) for feed, path in named.items() if path is not None})
+    files.update({feed: _openable(Path(path)) for feed, path in named.items() if path is not None})
     return {feed: files[feed] for feed in Feed if feed in files}
+
+
+def _openable(path: Path) -> Path:
+    if path.is_dir():
+        raise IngestionError(str(path), "is a directory, not a feed file")
+    try:
+        path.open("rb").close()
+    except FileNotFoundError:
+        raise IngestionError(str(path), "no such file") from None
+    except OSError as error:
+        raise IngestionError(str(path), f"cannot be opened ({error.strerror or error})") from None
+    return path
 
 
 def _feed_of_file(path: Path) -> Feed | None:
@@ -65,7 +87,11 @@ def _feed_of_file(path: Path) -> Feed | None:
         if stem in spec.file_stems:
             return feed
     if stem.startswith(EXPORT_FILE_PREFIX):
-        exported = feed_of_header(read_header(path, settings.MAX_FEED_LINE_CHARS))
+        header = read_header(path, settings.MAX_FEED_LINE_CHARS)
+        exported = feed_of_header(header)
+        delimiter = next((d for spec in SPECS.values() if (d := spec.other_delimiter(header)) is not None), None)
+        if exported is None and delimiter is not None:
+            raise IngestionError(path.name, wrong_delimiter(delimiter, "columns"), line=1)
         if exported is None:
             raise IngestionError(
                 path.name,

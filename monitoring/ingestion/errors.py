@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import re
+
+# The csv module's words for a field over its limit, e.g. "field larger than field limit (131072)".
+_FIELD_LIMIT_ERROR = re.compile(r"field larger than field limit \((\d+)\)")
+
 
 class IngestionError(Exception):
     """A feed file that cannot be loaded; ``str()`` is a sentence naming what to fix.
@@ -33,3 +39,29 @@ class InvalidRow(IngestionError):
 class BadValue(ValueError):
     """A single CSV value is malformed; the message explains it without file or line, which the
     row reader adds when it turns this into an :class:`InvalidRow`."""
+
+
+def csv_problem(error: csv.Error) -> str:
+    """The csv module's complaint about a line as a sentence."""
+    too_long = _FIELD_LIMIT_ERROR.fullmatch(str(error))
+    if too_long:
+        # Reached only when other code lowered the process-wide limit while the file was read.
+        return (
+            f"a field is longer than {int(too_long[1]):,} characters, the most the CSV reader was allowed to read; "
+            "a feed field is a few dozen characters"
+        )
+    return f"not a CSV line ({error})"
+
+
+def shown_header(header: list[str]) -> str:
+    """The header as messages quote it: whole when short, else its start and its length."""
+    text = ",".join(header)
+    if not text:
+        return "nothing"
+    if len(text) <= 200:
+        return text
+    return f"{text[:100]}... ({len(text):,} characters)"
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"

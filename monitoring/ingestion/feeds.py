@@ -42,6 +42,20 @@ class FeedSpec:
     def example_header(self) -> str:
         return ",".join(column.name for column in self.columns)
 
+    def other_delimiter(self, header: list[str]) -> str | None:
+        """The separator other than a comma (``;``, tab, ``|``) that splits a header read with commas
+        into this feed's columns, or ``None``: the file was saved with the wrong separator."""
+        text = ",".join(header)
+        for delimiter in OTHER_DELIMITERS:
+            names = text.split(delimiter)
+            if len(names) > 1 and all(any(column.matches(name) for name in names) for column in self.columns):
+                return delimiter
+        return None
+
+
+# Separators spreadsheet programs use instead of commas, and how messages name them.
+OTHER_DELIMITERS = (";", "\t", "|")
+DELIMITER_NAMES = {";": "“;”", "\t": "tabs", "|": "“|”"}
 
 STORE_ID = Column("store_id", values.parse_store_id)
 # The reader gives this column the range of times the load accepts (values.PollTimeRange).
@@ -92,3 +106,13 @@ def feed_of_header(header: list[str]) -> Feed | None:
         if all(any(column.matches(name) for name in header) for column in spec.columns):
             return feed
     return None
+
+
+def delimiter_splitting(field: str, width: int) -> str | None:
+    """The separator of :data:`OTHER_DELIMITERS` that would split ``field``, a row read as one
+    field, into ``width`` fields, or ``None``."""
+    return next((delimiter for delimiter in OTHER_DELIMITERS if field.count(delimiter) == width - 1), None)
+
+
+def wrong_delimiter(delimiter: str, what: str) -> str:
+    return f"the {what} are separated by {DELIMITER_NAMES[delimiter]}; the feeds use commas"

@@ -43,12 +43,18 @@ class BoundedLines:
     ``refused`` is true (so the reader sees an empty row and can refuse that line), and its rest
     is skipped if iteration goes on; a row of several lines over the limit raises
     :class:`RowTooLong`, which ends the iteration.
+
+    ``first_line`` is the line the row being read started on (a row spans lines when a quoted
+    field holds line breaks), and ``exhausted`` becomes true when the text has no more lines: a
+    row the csv module returns after that was cut off by the end of the file, inside a quote.
     """
 
     def __init__(self, text: TextIO, max_chars: int):
         self.max_chars = max_chars
         self.row_chars = 0
         self.refused = False
+        self.first_line = 0
+        self.exhausted = False
         self._text = text
 
     def __iter__(self) -> Iterator[str]:
@@ -63,7 +69,7 @@ class BoundedLines:
                 number += 1
                 chars = self.row_chars
                 if not chars:
-                    first = number
+                    self.first_line = first = number
                 chars += len(line)
                 if chars <= limit:
                     self.row_chars = chars
@@ -81,6 +87,7 @@ class BoundedLines:
                         source = itertools.chain((held,), source)
                         break
             else:
+                self.exhausted = True
                 return
 
 
@@ -105,7 +112,8 @@ def csv_field_limit(max_chars: int) -> Iterator[None]:
     """Let the csv module accept fields up to ``max_chars`` while the block runs.
 
     Rows are bounded by :class:`BoundedLines` at the same size, so no field can reach the limit
-    and the csv module's own "field larger than field limit (131072)" never shows. The limit is
+    and the csv module's own "field larger than field limit (131072)" shows only if other code
+    lowers the limit meanwhile (the reader then words it as a sentence). The limit is
     process-wide, hence set for the reading only and restored after it.
     """
     previous = csv.field_size_limit(max_chars)

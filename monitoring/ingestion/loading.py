@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from monitoring.ingestion.backends import IngestionBackend, WriteCounts, backend_for
+from monitoring.ingestion.errors import plural
 from monitoring.ingestion.feeds import Feed
 from monitoring.ingestion.progress import ProgressFactory
 from monitoring.ingestion.reading import FeedReader
@@ -23,8 +24,10 @@ from monitoring.models import EARLIEST_POLL_TIME, StatusPoll
 @dataclass
 class FeedSummary:
     """What loading one file did. ``duplicates`` are polls already stored or repeated in the file,
-    and time zone rows that changed nothing; ``replaced`` are the earlier hours rows of the
-    file's stores; ``updated`` are stores whose time zone changed."""
+    and time zone rows repeating a store's row; ``replaced`` are the earlier hours rows of the
+    stores whose hours changed; ``updated`` are stores whose time zone changed. For hours and
+    time zones, ``stores_listed`` are the stores the file names, of which ``stores_given`` had
+    none before and ``stores_changed`` had other hours (another zone); the rest are unchanged."""
 
     feed: Feed
     file_name: str
@@ -35,15 +38,34 @@ class FeedSummary:
     seconds: float
     updated: int = 0
     replaced: int = 0
+    stores_listed: int = 0
+    stores_given: int = 0
+    stores_changed: int = 0
     skip_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def stores_unchanged(self) -> int:
+        return self.stores_listed - self.stores_given - self.stores_changed
 
     def describe(self) -> str:
         """One line, e.g. ``polls store_status.csv: 1,850,000 read, 1,849,990 inserted, ...``."""
-        counts = [f"{self.read:,} read", f"{self.inserted:,} inserted"]
-        if self.feed is Feed.HOURS:
-            counts.append(f"{self.replaced:,} replaced")
-        if self.feed is Feed.TIMEZONES:
-            counts.append(f"{self.updated:,} updated")
+        if not self.read:
+            return f"{self.feed.value} {self.file_name}: held no rows (only its header), so nothing changed"
+        counts = [f"{self.read:,} read"]
+        if self.feed is Feed.POLLS:
+            counts.append(f"{self.inserted:,} inserted")
+        else:
+            # Per store, not per row: a store's rows are replaced as a whole, and a re-load of an
+            # unchanged file should read as such.
+            given, changed = ("given hours", "changed (their hours replaced)")
+            if self.feed is Feed.TIMEZONES:
+                given, changed = ("given a zone", "changed (their zone replaced)")
+            counts += [
+                f"{plural(self.stores_listed, 'store')} listed",
+                f"{self.stores_given:,} {given}",
+                f"{self.stores_changed:,} {changed}",
+                f"{self.stores_unchanged:,} unchanged",
+            ]
         if self.feed is not Feed.HOURS:
             counts.append(f"{self.duplicates:,} duplicates")
         counts.append(f"{self.skipped:,} skipped")
@@ -70,8 +92,8 @@ class LoadSummary:
         skipped = sum(summary.skipped for summary in self.feeds)
         files = f"{len(self.feeds)} file{'s' if len(self.feeds) != 1 else ''}"
         lines.append(
-            f"total: {files}, {read:,} rows read, {skipped:,} skipped, "
-            f"{self.stores_created:,} new store{'s' if self.stores_created != 1 else ''} in {self.seconds:.1f} s"
+            f"total: {files}, {plural(read, 'row')} read, {skipped:,} skipped, "
+            f"{plural(self.stores_created, 'new store')} in {self.seconds:.1f} s"
         )
         return lines
 
@@ -161,12 +183,20 @@ def _load_file(
         file_name=reader.name,
         read=reader.read,
         inserted=counts.inserted,
-        # Hours rows are all kept, repeats included: a file's rows are the store's hours.
-        duplicates=0 if feed is Feed.HOURS else written - counts.inserted - counts.updated,
+        # Hours rows are all kept, repeats included: a file's rows are the store's hours. A time
+        # zone row repeating the store's row of the file changes nothing.
+        duplicates={
+            Feed.POLLS: written - counts.inserted,
+            Feed.HOURS: 0,
+            Feed.TIMEZONES: reader.duplicates,
+        }[feed],
         skipped=reader.skipped,
         seconds=time.perf_counter() - started,
         updated=counts.updated,
         replaced=counts.replaced,
+        stores_listed=counts.stores_listed,
+        stores_given=counts.stores_given,
+        stores_changed=counts.stores_changed,
         skip_reasons=reader.skip_reasons,
     )
     return summary, counts

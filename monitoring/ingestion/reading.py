@@ -26,8 +26,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from monitoring.ingestion import values
-from monitoring.ingestion.errors import BadValue, IngestionError, InvalidRow
-from monitoring.ingestion.feeds import POLL_TIME, SPECS, Feed, FeedSpec
+from monitoring.ingestion.errors import BadValue, IngestionError, InvalidRow, csv_problem, plural, shown_header
+from monitoring.ingestion.feeds import POLL_TIME, SPECS, Feed, FeedSpec, delimiter_splitting, wrong_delimiter
 from monitoring.ingestion.lines import BoundedLines, RowTooLong, csv_field_limit
 from monitoring.ingestion.values import FEED_TIMESTAMP, STATUSES, PollTimeRange
 
@@ -68,7 +68,9 @@ def read_header(path: Path, max_line_chars: int) -> list[str]:
             header = next(csv.reader(lines), [])
         except RowTooLong as error:
             raise quote_too_long(Path(path).name, error) from None
-        except (UnicodeDecodeError, OSError, EOFError, zlib.error, csv.Error) as error:
+        except csv.Error as error:
+            raise IngestionError(Path(path).name, f"cannot read the header: {csv_problem(error)}", line=1) from None
+        except (UnicodeDecodeError, OSError, EOFError, zlib.error) as error:
             raise IngestionError(Path(path).name, f"cannot read the header: {error}", line=1) from None
         if lines.refused:
             raise header_too_long(Path(path).name, max_line_chars)
@@ -193,18 +195,29 @@ class FeedReader:
         except (UnicodeDecodeError, OSError, EOFError, zlib.error) as error:
             raise self._unreadable(error) from None
         except csv.Error as error:
-            raise IngestionError(self.name, f"cannot read the header ({error})", line=1) from None
+            raise IngestionError(self.name, f"cannot read the header: {csv_problem(error)}", line=1) from None
         if self._lines.refused:
             raise header_too_long(self.name, self.max_line_chars)
+        if self._reader.line_num > 1:
+            raise self._quote_across_lines("the header", 1, self._reader.line_num)
+        if not header:
+            raise IngestionError(
+                self.name,
+                f"the first line is blank; it must be the header, such as {self.spec.example_header}",
+                line=1,
+            )
         self._lines.row_chars = 0  # the header is a row of its own
         self.header = [name.strip() for name in header]
         self.indexes = []
         for column in self.spec.columns:
             found = [index for index, name in enumerate(self.header) if column.matches(name)]
             if not found:
+                delimiter = self.spec.other_delimiter(self.header)
+                if delimiter is not None:
+                    raise IngestionError(self.name, wrong_delimiter(delimiter, "columns"), line=1)
                 raise IngestionError(
                     self.name,
-                    f"the header has no {column.name} column (it has {','.join(self.header) or 'nothing'}; "
+                    f"the header has no {column.name} column (it has {shown_header(self.header)}; "
                     f"expected {self.spec.example_header})",
                     line=1,
                     field=column.name,
@@ -220,10 +233,23 @@ class FeedReader:
 
     def _parse_row(self, row: list[str], line: int) -> tuple:
         """The careful path: the typed row, or :class:`InvalidRow` naming line and field."""
+        if self._lines.first_line != line:
+            # A quoted field took in line breaks, so the row's problem is where its quote opened.
+            try:
+                return self._parse_fields(row, line)
+            except InvalidRow as error:
+                raise self._quote_across_lines(
+                    "the row", self._lines.first_line, line, error.problem, error.field
+                ) from None
+        return self._parse_fields(row, line)
+
+    def _parse_fields(self, row: list[str], line: int) -> tuple:
         if len(row) != self.width:
+            if len(row) == 1 and (delimiter := delimiter_splitting(row[0], self.width)) is not None:
+                raise InvalidRow(self.name, wrong_delimiter(delimiter, "fields of this line"), line=line)
             raise InvalidRow(
                 self.name,
-                f"{len(row)} fields where the header has {self.width} ({','.join(self.header)})",
+                f"{plural(len(row), 'field')} where the header has {self.width} ({','.join(self.header)})",
                 line=line,
             )
         parsed = []
@@ -233,6 +259,31 @@ class FeedReader:
             except BadValue as error:
                 raise InvalidRow(self.name, str(error), line=line, field=self.header[index]) from None
         return tuple(parsed)
+
+    def _quote_across_lines(
+        self, what: str, first: int, last: int, problem: str | None = None, field: str | None = None
+    ) -> IngestionError:
+        """The error for a row whose quoted field ran from line ``first`` over the line breaks to
+        ``last``: a quote that is never closed stops the file (the rows after it were read into the
+        field), one that closes on a later line is an invalid row of those lines."""
+        if self._lines.exhausted:
+            return IngestionError(
+                self.name,
+                f"a quote opened here is never closed, so {what} takes in every line to the end of the file "
+                f"(line {last}); close the quote or remove it",
+                line=first,
+            )
+        lines = f"lines {first} to {last}" if last > first + 1 else f"lines {first} and {last}"
+        if problem is None:  # the header: a file whose header is wrong cannot be loaded
+            return IngestionError(
+                self.name, f"a quote opened here closes only on line {last}, so {lines} read as {what}", line=first
+            )
+        return InvalidRow(
+            self.name,
+            f"a quote opened here closes only on line {last}, so {lines} read as one row: {problem}",
+            line=first,
+            field=field,
+        )
 
     def _line_too_long(self, line: int) -> InvalidRow:
         # One malformed row, not a broken file: the limit is there to bound memory, and the
@@ -280,7 +331,7 @@ class FeedReader:
             except csv.Error as error:
                 lines.row_chars = 0
                 self.read += 1
-                self._reject(InvalidRow(self.name, f"not a CSV line ({error})", line=reader.line_num))
+                self._reject(self._not_csv(error, reader.line_num))
 
     def _timezone_rows(self) -> Iterator[tuple]:
         # A store listed twice with the same zone is harmless (counted as a duplicate); with two
@@ -358,7 +409,10 @@ class FeedReader:
                 lines.row_chars = 0
                 read += 1
                 self.read = read
-                self._reject(InvalidRow(self.name, f"not a CSV line ({error})", line=reader.line_num))
+                self._reject(self._not_csv(error, reader.line_num))
+
+    def _not_csv(self, error: csv.Error, line: int) -> InvalidRow:
+        return InvalidRow(self.name, csv_problem(error), line=line)
 
     def _unreadable(self, error: Exception) -> IngestionError:
         if isinstance(error, UnicodeDecodeError):

@@ -73,14 +73,15 @@ class PollTimeRange:
 
 def parse_timestamp(text: str, allowed: PollTimeRange | None = None) -> dt.datetime:
     """An aware UTC datetime from ``2023-01-25 18:13:22.47922 UTC`` or ISO 8601 with ``Z`` or an
-    offset (converted to UTC), within ``allowed`` when given. A time without a zone is refused:
-    it would have to be guessed."""
+    offset (converted to UTC), within ``allowed`` when given. A time without a zone is UTC, as
+    everywhere in the service (the column is ``timestamp_utc``; ``parse_as_of`` reads report
+    times the same way)."""
     value = text.strip()
     if FEED_TIMESTAMP.fullmatch(value):
         value = value[: -len(" UTC")] + "+00:00"
+    elif _ZONELESS_TIMESTAMP.fullmatch(value):
+        value += "+00:00"
     elif not _ISO_TIMESTAMP.fullmatch(value):
-        if _ZONELESS_TIMESTAMP.fullmatch(value):
-            raise BadValue(f"{_shown(text)} has no time zone (write e.g. {TIMESTAMP_EXAMPLE} or 2023-01-25T18:13:22Z)")
         raise BadValue(f"{_shown(text)} is not a timestamp (expected e.g. {TIMESTAMP_EXAMPLE})")
     try:
         moment = dt.datetime.fromisoformat(value)

@@ -1,22 +1,19 @@
 """The load_csvs command: arguments, summary lines, --if-empty, exit status and progress."""
 
 import io
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from monitoring.ingestion import TerminalProgress, load_feeds
 from monitoring.models import StatusPoll, Store
+from storemonitor.commands import BROKEN_PIPE_EXIT_STATUS
 from tests.factories import StatusPollFactory
+from tests.manage_py import manage_py, start_manage_py
 from tests.monitoring.csv_files import hours_file, polls_file, timezones_file
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 SUMMARY_LINE = re.compile(r"polls store_status\.csv: 3 read, 2 inserted, 1 duplicates, 0 skipped in \d+\.\d s")
 
 
@@ -45,10 +42,15 @@ def test_loading_a_directory_prints_a_line_per_file_and_a_total(tmp_path):
     lines = run_command(str(feed_directory(tmp_path))).splitlines()
 
     assert re.fullmatch(
-        r"timezones timezones\.csv\.gz: 1 read, 1 inserted, 0 updated, 0 duplicates, 0 skipped in .*",
+        r"timezones timezones\.csv\.gz: 1 read, 1 store listed, 1 given a zone, 0 changed \(their zone replaced\), "
+        r"0 unchanged, 0 duplicates, 0 skipped in \d+\.\d s",
         lines[0],
     )
-    assert re.fullmatch(r"hours Menu hours\.csv: 1 read, 1 inserted, 0 replaced, 0 skipped in .*", lines[1])
+    assert re.fullmatch(
+        r"hours Menu hours\.csv: 1 read, 1 store listed, 1 given hours, 0 changed \(their hours replaced\), "
+        r"0 unchanged, 0 skipped in \d+\.\d s",
+        lines[1],
+    )
     assert SUMMARY_LINE.fullmatch(lines[2])
     assert re.fullmatch(r"total: 3 files, 5 rows read, 0 skipped, 2 new stores in \d+\.\d s", lines[3])
     assert len(lines) == 4
@@ -79,6 +81,14 @@ def test_a_bad_file_is_a_command_error_naming_file_line_and_field(tmp_path):
 
 
 @pytest.mark.django_db
+def test_a_header_only_file_is_said_to_hold_no_rows(tmp_path):
+    lines = run_command("--hours", str(hours_file(tmp_path, []))).splitlines()
+
+    assert lines[0] == "hours menu_hours.csv: held no rows (only its header), so nothing changed"
+    assert re.fullmatch(r"total: 1 file, 0 rows read, 0 skipped, 0 new stores in \d+\.\d s", lines[1])
+
+
+@pytest.mark.django_db
 def test_without_any_file_the_command_says_what_to_give():
     with pytest.raises(CommandError, match="give a directory or --polls, --hours or --timezones"):
         run_command()
@@ -101,29 +111,10 @@ def test_if_empty_does_nothing_and_says_why_when_polls_exist(tmp_path):
     assert StatusPoll.objects.count() == 1
 
 
-def manage_py(*args) -> subprocess.CompletedProcess:
-    """Run manage.py in a child process against the test database."""
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        url = f"sqlite:///{settings['NAME']}"
-    else:
-        credentials = settings["USER"] + (f":{settings['PASSWORD']}" if settings["PASSWORD"] else "")
-        url = f"postgres://{credentials}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "manage.py", "load_csvs", *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 # transactional_db: the child process must see the migrated tables and our reads must see its
 # commit; the tables are emptied after the test.
 def test_manage_py_exits_with_status_0_and_prints_the_summary(transactional_db, tmp_path):
-    result = manage_py(str(feed_directory(tmp_path)))
+    result = manage_py("load_csvs", str(feed_directory(tmp_path)))
 
     assert result.returncode == 0, result.stderr
     assert SUMMARY_LINE.fullmatch(result.stdout.splitlines()[2])
@@ -136,12 +127,62 @@ def test_manage_py_exits_non_zero_on_a_bad_row_and_keeps_nothing(transactional_d
     directory = feed_directory(tmp_path)
     polls_file(directory, ["1,active,2023-01-25 18:13:22 UTC", "1,active,2023-01-25 25:00:00 UTC"])
 
-    result = manage_py(str(directory))
+    result = manage_py("load_csvs", str(directory))
 
     assert result.returncode == 1
     assert "CommandError: store_status.csv line 3, field timestamp_utc: '2023-01-25 25:00:00 UTC'" in result.stderr
     assert result.stdout == ""
     assert not Store.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "status", "line"),
+    [
+        ([], 1, "CommandError: Nothing to load: give a directory or --polls, --hours or --timezones."),
+        (["{tmp}/nowhere"], 1, "CommandError: {tmp}/nowhere: no such directory"),
+        (["{tmp}/store_status.csv"], 1, "CommandError: {tmp}/store_status.csv: is not a directory; give the "),
+        (["--polls", "{tmp}/nowhere.csv"], 1, "CommandError: {tmp}/nowhere.csv: no such file"),
+        (["--hours", "{tmp}"], 1, "CommandError: {tmp}: is a directory, not a feed file"),
+        (
+            ["--polls"],
+            2,
+            "manage.py load_csvs: error: argument --polls: expected one argument; see manage.py",
+        ),
+        (["{tmp}", "{tmp}"], 2, "manage.py load_csvs: error: unrecognized arguments: {tmp}; see manage.py load_csvs"),
+        (["--skip-bad"], 2, "manage.py load_csvs: error: unrecognized arguments: --skip-bad; see manage.py load_csvs"),
+    ],
+    ids=[
+        "nothing to load",
+        "no such directory",
+        "a file for the directory",
+        "no such file",
+        "a directory for a file",
+        "an option without its value",
+        "two directories",
+        "an unknown option",
+    ],
+)
+def test_a_bad_argument_is_one_line_with_status_1_or_argparse_s_2(transactional_db, tmp_path, arguments, status, line):
+    polls_file(tmp_path, ["1,active,2023-01-25 18:13:22 UTC"])
+
+    result = manage_py("load_csvs", *(argument.format(tmp=tmp_path) for argument in arguments))
+
+    assert (result.returncode, result.stdout) == (status, "")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(line.format(tmp=tmp_path))
+    assert not Store.objects.exists()
+
+
+def test_a_closed_standard_output_ends_the_command_quietly_after_the_load(transactional_db, tmp_path):
+    load = start_manage_py("load_csvs", str(feed_directory(tmp_path)))
+    # Closed before the child writes anything: its first write meets a pipe without a reader.
+    load.stdout.close()
+
+    _, stderr = load.communicate(timeout=120)
+
+    # As a Unix tool ended by SIGPIPE, with no traceback and no "Exception ignored" at exit.
+    assert (load.returncode, stderr) == (BROKEN_PIPE_EXIT_STATUS, b"")
+    assert StatusPoll.objects.count() == 2
 
 
 class RecordingProgress:

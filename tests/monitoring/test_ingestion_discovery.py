@@ -67,8 +67,35 @@ def test_a_directory_without_feed_files_is_an_error(tmp_path):
 
 
 def test_a_missing_directory_is_an_error(tmp_path):
-    with pytest.raises(IngestionError, match="is not a directory"):
+    with pytest.raises(IngestionError, match="nowhere: no such directory"):
         find_feed_files(tmp_path / "nowhere")
+
+
+def test_a_file_given_as_the_directory_is_an_error(tmp_path):
+    with pytest.raises(IngestionError, match="store_status.csv: is not a directory; give the directory holding"):
+        find_feed_files(polls_file(tmp_path, []))
+
+
+def test_a_bq_results_export_separated_by_semicolons_is_told_so(tmp_path):
+    write_feed(tmp_path / "bq-results-1.csv", ["store_id;timezone_str", "1;Asia/Beirut"])
+
+    with pytest.raises(IngestionError) as caught:
+        find_feed_files(tmp_path)
+
+    assert str(caught.value) == "bq-results-1.csv line 1: the columns are separated by “;”; the feeds use commas"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("nowhere.csv", "nowhere.csv: no such file"), ("feeds", "feeds: is a directory, not a feed file")],
+)
+def test_a_named_file_that_cannot_be_opened_is_refused_before_anything_loads(tmp_path, name, message):
+    (tmp_path / "feeds").mkdir()
+
+    with pytest.raises(IngestionError) as caught:
+        choose_feed_files(polls=tmp_path / name)
+
+    assert str(caught.value) == f"{tmp_path}/{message}"
 
 
 def test_a_file_named_explicitly_replaces_the_directory_s_file_for_that_feed(tmp_path):
@@ -81,4 +108,5 @@ def test_a_file_named_explicitly_replaces_the_directory_s_file_for_that_feed(tmp
         Feed.TIMEZONES: zones,
         Feed.POLLS: other_polls,
     }
-    assert choose_feed_files(hours="h.csv") == {Feed.HOURS: Path("h.csv")}
+    hours = hours_file(tmp_path, [], name="h.csv")
+    assert choose_feed_files(hours=str(hours)) == {Feed.HOURS: Path(hours)}

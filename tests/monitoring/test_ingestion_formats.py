@@ -8,6 +8,7 @@ from monitoring.ingestion import load_feeds
 from monitoring.ingestion.errors import BadValue
 from monitoring.ingestion.values import parse_timestamp
 from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
+from reports.generation import parse_as_of
 from tests.monitoring.csv_files import POLLS_HEADER, hours_file, polls_file, timezones_file, write_feed
 
 pytestmark = pytest.mark.django_db
@@ -132,9 +133,23 @@ def test_timestamps_in_the_feed_format_or_iso_8601_with_a_zone_load_as_utc(tmp_p
 
 
 @pytest.mark.parametrize(
-    "text", ["2023-01-25 18:13:22", "2023-01-25", "18:13:22 UTC", "2023-01-25 18:13:22.1234567 UTC"]
+    ("zoneless", "with_zone"),
+    [
+        ("2023-01-25 18:13:22", "2023-01-25 18:13:22 UTC"),
+        ("2023-01-25T18:13:22.47922", "2023-01-25T18:13:22.47922Z"),
+        ("2023-01-25 18:13", "2023-01-25T18:13:00+00:00"),
+    ],
 )
-def test_timestamps_without_a_zone_or_with_more_than_microseconds_are_refused(text):
+def test_a_timestamp_without_a_zone_is_utc_as_report_times_are(tmp_path, zoneless, with_zone):
+    load_feeds(polls=polls_file(tmp_path, [f"1,active,{zoneless}"]))
+
+    assert stored_polls() == [("1", parse_timestamp(with_zone), "active")]
+    # One rule for the whole service: the API, the pages and generate_report read as_of so too.
+    assert parse_timestamp(zoneless) == parse_as_of(zoneless) == parse_as_of(with_zone)
+
+
+@pytest.mark.parametrize("text", ["2023-01-25", "18:13:22 UTC", "2023-01-25 18:13:22.1234567 UTC", "2023-01-25 18"])
+def test_timestamps_without_a_time_or_a_date_or_with_more_than_microseconds_are_refused(text):
     with pytest.raises(BadValue):
         parse_timestamp(text)
 
@@ -194,4 +209,5 @@ def test_a_header_only_file_loads_nothing_without_error(tmp_path):
     summary = load_feeds(polls=write_feed(tmp_path / "store_status.csv", [POLLS_HEADER]))
 
     assert summary.feeds[0].read == 0
+    assert summary.feeds[0].describe() == "polls store_status.csv: held no rows (only its header), so nothing changed"
     assert not StatusPoll.objects.exists()

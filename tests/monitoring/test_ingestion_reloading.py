@@ -1,6 +1,7 @@
 """Data arrives every hour: polls accumulate without duplicates, hours and zones replace per store."""
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -145,11 +146,97 @@ def test_a_timezones_file_sets_the_zone_of_the_stores_it_mentions_and_leaves_oth
         "new": "Pacific/Honolulu",
     }
     feed = summary.feeds[0]
-    assert (feed.read, feed.inserted, feed.updated, feed.duplicates) == (3, 1, 1, 1)
+    assert (feed.read, feed.inserted, feed.updated, feed.duplicates) == (3, 1, 1, 0)
+    assert (feed.stores_listed, feed.stores_given, feed.stores_changed, feed.stores_unchanged) == (3, 1, 1, 1)
+    assert without_time(feed.describe()) == (
+        "timezones timezones.csv: 3 read, 3 stores listed, 1 given a zone, 1 changed (their zone replaced), "
+        "1 unchanged, 0 duplicates, 0 skipped"
+    )
 
 
 def test_a_store_listed_twice_with_the_same_zone_is_counted_once(tmp_path):
     summary = load_feeds(timezones=timezones_file(tmp_path, ["1,Asia/Beirut", "2,Asia/Beirut", "1,Asia/Beirut"]))
 
-    assert (summary.feeds[0].inserted, summary.feeds[0].duplicates) == (2, 1)
+    feed = summary.feeds[0]
+    assert (feed.inserted, feed.duplicates, feed.stores_listed, feed.stores_given) == (2, 1, 2, 2)
     assert Store.objects.get(store_id="1").timezone_name == "Asia/Beirut"
+
+
+def test_reloading_an_unchanged_timezones_file_says_every_store_is_unchanged(tmp_path):
+    path = timezones_file(tmp_path, ["1,Asia/Beirut", "2,America/Denver"])
+    load_feeds(timezones=path)
+
+    feed = load_feeds(timezones=path).feeds[0]
+
+    assert without_time(feed.describe()) == (
+        "timezones timezones.csv: 2 read, 2 stores listed, 0 given a zone, 0 changed (their zone replaced), "
+        "2 unchanged, 0 duplicates, 0 skipped"
+    )
+
+
+# --- how many stores' hours a file changed --------------------------------------------------
+
+
+def without_time(line: str) -> str:
+    return re.sub(r" in \d+\.\d s$", "", line)
+
+
+def hours_rows_by_id():
+    return sorted(BusinessHours.objects.values_list("id", "store__store_id", "day_of_week", "start_time_local"))
+
+
+def test_reloading_an_unchanged_hours_file_says_so_and_rewrites_no_row(tmp_path):
+    path = hours_file(tmp_path, ["1,0,09:00:00,17:00:00", "1,1,09:00:00,17:00:00", "2,6,10:00,23:59:59"])
+    load_feeds(hours=path)
+    before = hours_rows_by_id()
+
+    feed = load_feeds(hours=path).feeds[0]
+
+    assert without_time(feed.describe()) == (
+        "hours menu_hours.csv: 3 read, 2 stores listed, 0 given hours, 0 changed (their hours replaced), "
+        "2 unchanged, 0 skipped"
+    )
+    assert (feed.inserted, feed.replaced) == (0, 0)
+    assert hours_rows_by_id() == before
+
+
+def test_an_hours_file_counts_the_stores_given_hours_changed_and_unchanged(tmp_path):
+    BusinessHoursFactory(store__store_id="same", day_of_week=0)
+    BusinessHoursFactory(store__store_id="moved", day_of_week=0)
+    BusinessHoursFactory(store__store_id="moved", day_of_week=1)
+    StatusPollFactory(store__store_id="polled only")  # a store without hours, open all the time
+    rows = [
+        # The same row in another spelling and another order of the file is the same hours.
+        "same,0,09:00,17:00:00",
+        "moved,1,09:00:00,17:00:00",
+        "polled only,2,08:00:00,12:00:00",
+        "new,3,08:00:00,12:00:00",
+    ]
+
+    feed = load_feeds(hours=hours_file(tmp_path, rows)).feeds[0]
+
+    assert (feed.stores_listed, feed.stores_given, feed.stores_changed, feed.stores_unchanged) == (4, 2, 1, 1)
+    # Only the stores whose hours changed are rewritten: moved lost its Monday.
+    assert (feed.inserted, feed.replaced) == (3, 2)
+    assert hours_of("moved") == [(1, dt.time(9), dt.time(17))]
+    assert hours_of("same") == [(0, dt.time(9), dt.time(17))]
+    assert hours_of("polled only") == [(2, dt.time(8), dt.time(12))]
+
+
+@pytest.mark.parametrize(
+    ("stored", "listed"),
+    [
+        (["1,0,09:00:00,17:00:00"] * 2, ["1,0,09:00:00,17:00:00"]),
+        (["1,0,09:00:00,17:00:00"], ["1,0,09:00:00,17:00:00"] * 2),
+        (["1,0,09:00:00,17:00:00", "1,1,09:00:00,17:00:00"], ["1,0,09:00:00,17:00:00", "1,0,09:00:00,17:00:00"]),
+        (["1,0,09:00:00,17:00:00"], ["1,0,09:00:00,17:00:01"]),
+    ],
+    ids=["a repeat dropped", "a repeat added", "a row swapped for a repeat", "a second later"],
+)
+def test_hours_that_differ_only_in_a_repeated_row_or_a_second_are_changed(tmp_path, stored, listed):
+    load_feeds(hours=hours_file(tmp_path, stored, name="first.csv"))
+
+    feed = load_feeds(hours=hours_file(tmp_path, listed, name="second.csv")).feeds[0]
+
+    assert (feed.stores_listed, feed.stores_changed, feed.stores_unchanged) == (1, 1, 0)
+    assert BusinessHours.objects.count() == len(listed)

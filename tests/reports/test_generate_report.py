@@ -6,7 +6,10 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from reports.generation import compute_report, write_report_csv
+from monitoring.models import StatusPoll, Store
+from reports.generation import compute_report
+from storemonitor.commands import BROKEN_PIPE_EXIT_STATUS
+from tests.manage_py import manage_py, start_manage_py
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -61,19 +64,96 @@ def test_an_as_of_with_an_offset_is_converted_to_utc(worked_examples):
     assert out_utc == out_offset
 
 
+def test_an_as_of_without_a_zone_is_utc(worked_examples):
+    out_utc, _ = run_command("--as-of", "2023-01-25T12:00:00Z")
+    out_zoneless, _ = run_command("--as-of", "2023-01-25T12:00:00")
+    assert out_zoneless == out_utc
+
+
 def test_a_bad_as_of_is_a_clear_error():
     with pytest.raises(CommandError, match="is not a time"):
         call_command("generate_report", "--as-of", "yesterday")
 
 
-def test_an_empty_database_is_a_clear_error():
-    with pytest.raises(CommandError, match="no polls yet"):
-        call_command("generate_report")
+def test_an_out_file_that_cannot_be_written_is_a_clear_error(worked_examples, tmp_path):
+    target = tmp_path / f"{'r' * 300}.csv"  # longer than a file name may be, even for root
+
+    with pytest.raises(CommandError) as caught:
+        run_command("--as-of", "2023-01-25T12:00:00Z", "--out", str(target))
+
+    assert str(caught.value) == f"--out {target}: cannot write the report there (File name too long)"
 
 
-def test_a_single_store_report_equals_its_row_in_the_full_report(worked_examples):
-    full = io.StringIO()
-    write_report_csv(compute_report(as_of=at("2023-01-25 12:00")).figures, full)
-    single = io.StringIO()
-    write_report_csv(compute_report(as_of=at("2023-01-25 12:00"), store_id="a").figures, single)
-    assert single.getvalue().splitlines()[1] == full.getvalue().splitlines()[1]
+# --- at the command line, in a child process ---------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("arguments", "status", "line"),
+    [
+        (["--as-of", "yesterday"], 1, "CommandError: --as-of “yesterday” is not a time: write it like 2023-01-25T18"),
+        (
+            ["--as-of", "1999-12-31T00:00:00Z"],
+            1,
+            "CommandError: --as-of 1999-12-31T00:00:00+00:00 is before 2000",
+        ),
+        (["--out", "{tmp}"], 1, "CommandError: --out {tmp}: is a directory; name the CSV file to write"),
+        (["--out", "{tmp}/nowhere/r.csv"], 1, "CommandError: --out {tmp}/nowhere/r.csv: the directory {tmp}/nowhere "),
+        (["--out", "{tmp}/r.csv/r.csv"], 1, "CommandError: --out {tmp}/r.csv/r.csv: {tmp}/r.csv is not a directory"),
+        ([], 1, "CommandError: The database holds no polls yet: load the feeds with manage.py load_csvs."),
+        (["--as-of"], 2, "manage.py generate_report: error: argument --as-of: expected one argument; see manage.py"),
+        (["--method", "best"], 2, "manage.py generate_report: error: argument --method: invalid choice: 'best' (ch"),
+        (["now"], 2, "manage.py generate_report: error: unrecognized arguments: now; see manage.py generate_report"),
+    ],
+    ids=[
+        "not a time",
+        "a time out of range",
+        "a directory for the file",
+        "a file in no directory",
+        "a file in a file",
+        "no polls",
+        "an option without its value",
+        "an unknown method",
+        "a stray argument",
+    ],
+)
+def test_a_bad_argument_is_one_line_with_status_1_or_argparse_s_2(tmp_path, arguments, status, line):
+    (tmp_path / "r.csv").write_text("")
+    result = manage_py("generate_report", *(argument.format(tmp=tmp_path) for argument in arguments))
+
+    assert (result.returncode, result.stdout) == (status, "")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(line.format(tmp=tmp_path))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_standard_output_closed_before_the_report_is_written_ends_it_quietly(worked_examples):
+    report = start_manage_py("generate_report", "--as-of", "2023-01-25T12:00:00Z")
+    # Closed before the child writes anything: its first write meets a pipe without a reader.
+    report.stdout.close()
+
+    _, stderr = report.communicate(timeout=120)
+
+    # As a Unix tool ended by SIGPIPE, with no traceback and no "Exception ignored" at exit.
+    assert (report.returncode, stderr) == (BROKEN_PIPE_EXIT_STATUS, b"")
+
+
+def stores_with_one_poll(count: int) -> None:
+    stores = Store.objects.bulk_create(Store(store_id=f"store-{number:05}") for number in range(count))
+    when = dt.datetime(2023, 1, 25, 11, 30, tzinfo=UTC)
+    StatusPoll.objects.bulk_create(StatusPoll(store=store, timestamp_utc=when, status="active") for store in stores)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reader_that_stops_after_the_first_line_ends_the_report_quietly_like_head():
+    # 4,000 rows of about 40 bytes: three times what a pipe holds (64 KiB), so the child is still
+    # writing when the reader goes.
+    stores_with_one_poll(4000)
+    report = start_manage_py("generate_report")
+
+    first_line = report.stdout.readline()
+    report.stdout.close()
+    _, stderr = report.communicate(timeout=120)
+
+    assert first_line.decode().startswith("store_id,uptime_last_hour,")
+    assert (report.returncode, stderr) == (BROKEN_PIPE_EXIT_STATUS, b"")

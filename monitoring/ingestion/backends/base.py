@@ -32,10 +32,15 @@ TIMEZONE_STAGING_COLUMNS = {"store_id": "text", "timezone_str": "text"}
 class WriteCounts:
     """What one feed did to the database."""
 
-    inserted: int = 0
+    inserted: int = 0  # rows written
     updated: int = 0  # time zones: stores whose zone changed
-    replaced: int = 0  # hours: earlier rows of the file's stores, removed before inserting
+    replaced: int = 0  # hours: earlier rows of the stores whose hours changed, removed before inserting
     stores_created: int = 0
+    # Hours and time zones, per store: the stores the file lists, those that had no hours (no
+    # zone) before, and those whose hours (zone) differed; the rest are unchanged.
+    stores_listed: int = 0
+    stores_given: int = 0
+    stores_changed: int = 0
 
 
 class IngestionBackend(ABC):
@@ -66,31 +71,70 @@ class IngestionBackend(ABC):
         and fill it with the numbered rows; return how many rows it holds."""
 
     def replace_hours(self, rows: Iterable[HoursRow]) -> WriteCounts:
-        """Give every store in ``rows`` exactly the hours rows listed for it; other stores keep theirs."""
+        """Give every store in ``rows`` exactly the hours rows listed for it; other stores keep theirs.
+
+        Only stores whose listed rows differ from their stored ones are rewritten, so re-loading an
+        unchanged file writes nothing and says so."""
         staging = f"{self.STAGING_PREFIX}hours"
+        listed = f"{self.STAGING_PREFIX}hours_listed"
+        changed = f"{self.STAGING_PREFIX}hours_changed"
         with self.connection.cursor() as cursor:
             self._stage(cursor, staging, HOURS_STAGING_COLUMNS, iter(rows))
             created = self._insert_missing_stores(cursor, staging)
-            cursor.execute(
-                f"DELETE FROM {self.hours_table} WHERE store_id IN ("
-                f"  SELECT id FROM {self.store_table} WHERE store_id IN (SELECT store_id FROM {staging}))"
+            # The listed rows with their store's key, so that they compare with the stored ones.
+            self._create_temp_table(
+                cursor,
+                listed,
+                f"SELECT s.id AS store_pk, h.row_number, h.day_of_week, h.start_time_local, h.end_time_local"
+                f" FROM {staging} h JOIN {self.store_table} s ON s.store_id = h.store_id",
             )
+            # A store's hours are a multiset of rows (repeats are kept): they are unchanged when
+            # every distinct row is listed as many times as it is stored. Listed rows count +1,
+            # stored ones -1; a row whose sum is not 0 is one that changed.
+            self._create_temp_table(
+                cursor,
+                changed,
+                f"SELECT DISTINCT store_pk FROM ("
+                f"  SELECT store_pk FROM ("
+                f"    SELECT store_pk, day_of_week, start_time_local, end_time_local, 1 AS side FROM {listed}"
+                f"    UNION ALL"
+                f"    SELECT store_id, day_of_week, start_time_local, end_time_local, -1 FROM {self.hours_table}"
+                f"    WHERE store_id IN (SELECT store_pk FROM {listed})"
+                f"  ) AS both_sides"
+                f"  GROUP BY store_pk, day_of_week, start_time_local, end_time_local HAVING sum(side) <> 0"
+                f") AS differing",
+            )
+            cursor.execute(
+                f"SELECT (SELECT count(DISTINCT store_pk) FROM {listed}), (SELECT count(*) FROM {changed}),"
+                f" (SELECT count(*) FROM {changed} c"
+                f"  WHERE NOT EXISTS (SELECT 1 FROM {self.hours_table} b WHERE b.store_id = c.store_pk))"
+            )
+            stores_listed, stores_differing, stores_given = cursor.fetchone()
+            cursor.execute(f"DELETE FROM {self.hours_table} WHERE store_id IN (SELECT store_pk FROM {changed})")
             replaced = cursor.rowcount
             cursor.execute(
                 f"INSERT INTO {self.hours_table} (store_id, day_of_week, start_time_local, end_time_local)"
-                f" SELECT s.id, h.day_of_week, h.start_time_local, h.end_time_local"
-                f" FROM {staging} h JOIN {self.store_table} s ON s.store_id = h.store_id"
-                f" ORDER BY h.row_number"
+                f" SELECT store_pk, day_of_week, start_time_local, end_time_local FROM {listed}"
+                f" WHERE store_pk IN (SELECT store_pk FROM {changed}) ORDER BY row_number"
             )
             inserted = cursor.rowcount
-            cursor.execute(f"DROP TABLE {staging}")
-        return WriteCounts(inserted=inserted, replaced=replaced, stores_created=created)
+            for table in (staging, listed, changed):
+                cursor.execute(f"DROP TABLE {table}")
+        return WriteCounts(
+            inserted=inserted,
+            replaced=replaced,
+            stores_created=created,
+            stores_listed=stores_listed,
+            stores_given=stores_given,
+            stores_changed=stores_differing - stores_given,
+        )
 
     def replace_timezones(self, rows: Iterable[TimezoneRow]) -> WriteCounts:
         """Set the zone of every store in ``rows`` (one row per store); other stores keep theirs."""
         staging = f"{self.STAGING_PREFIX}timezones"
         with self.connection.cursor() as cursor:
-            self._stage(cursor, staging, TIMEZONE_STAGING_COLUMNS, iter(rows))
+            # One row per store: the reader drops a store's repeated rows and refuses two zones.
+            stores_listed = self._stage(cursor, staging, TIMEZONE_STAGING_COLUMNS, iter(rows))
             created = self._insert_missing_stores(cursor, staging)
             # The UPDATE ... FROM form works on PostgreSQL and on SQLite 3.33 and later.
             cursor.execute(
@@ -109,7 +153,19 @@ class IngestionBackend(ABC):
             )
             inserted = cursor.rowcount
             cursor.execute(f"DROP TABLE {staging}")
-        return WriteCounts(inserted=inserted, updated=updated, stores_created=created)
+        return WriteCounts(
+            inserted=inserted,
+            updated=updated,
+            stores_created=created,
+            stores_listed=stores_listed,
+            stores_given=inserted,
+            stores_changed=updated,
+        )
+
+    def _create_temp_table(self, cursor, table: str, query: str) -> None:
+        """A temporary table holding what ``query`` selects, dropped by the caller when done."""
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TEMP TABLE {table} AS {query}")
 
     def _insert_missing_stores(self, cursor, staging: str) -> int:
         cursor.execute(

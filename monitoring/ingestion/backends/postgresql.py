@@ -133,6 +133,10 @@ class PostgresqlBackend(IngestionBackend):
         )
         return cursor.fetchall()
 
+    def _create_temp_table(self, cursor, table: str, query: str) -> None:
+        super()._create_temp_table(cursor, table, query)
+        cursor.execute(f"ANALYZE {table}")  # temporary tables are never analysed automatically
+
     def _stage(self, cursor, table: str, columns: dict[str, str], rows: Iterator[tuple]) -> int:
         names = ", ".join(columns)
         definitions = ", ".join(f"{name} {SQL_TYPES[kind]}" for name, kind in columns.items())

@@ -1,6 +1,6 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from monitoring.ingestion import (
     Feed,
@@ -10,9 +10,10 @@ from monitoring.ingestion import (
     database_has_polls,
     load_feeds,
 )
+from storemonitor.commands import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Load the store status, business hours and time zone feeds (.csv or .csv.gz) into the "
         "database in one transaction: polls are added, hours and time zones replace those of the "
@@ -42,6 +43,10 @@ class Command(BaseCommand):
         progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
         try:
             files = choose_feed_files(directory, polls=polls, hours=hours, timezones=timezones)
+        except IngestionError as error:
+            # Found before anything is read: a wrong argument, not a load that was undone.
+            raise CommandError(str(error)) from error
+        try:
             summary = load_feeds(
                 polls=files.get(Feed.POLLS),
                 hours=files.get(Feed.HOURS),
