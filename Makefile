@@ -25,13 +25,16 @@ $(VENV)/.dev-installed: requirements/base.txt requirements/dev.txt | $(BIN)/pyth
 install: $(VENV)/.base-installed
 install-dev: $(VENV)/.dev-installed
 
+# One line when it went well ("Database up to date."); errors in full.
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	@$(BIN)/python scripts/migrate.py
 
-# Serves on HOST:PORT with a job worker (qcluster) next to it; Ctrl-C stops both.
+# Serves on HOST:PORT with a job worker (qcluster) next to it; Ctrl-C stops both. `exec`: make's
+# child is the script itself, which ends with status 0 after a Ctrl-C. Through a shell in between
+# (which dies of the SIGINT once the script is done) make would print "*** [run] Interrupt".
 run: migrate
-	$(BIN)/python manage.py load_csvs data/sample --if-empty
-	PYTHON_BIN=$(BIN)/python HOST=$(HOST) PORT=$(PORT) scripts/run_dev.sh
+	@$(BIN)/python manage.py load_csvs data/sample --if-empty
+	@exec env PYTHON_BIN=$(BIN)/python HOST=$(HOST) PORT=$(PORT) scripts/run_dev.sh
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

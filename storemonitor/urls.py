@@ -1,11 +1,20 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 admin.site.site_header = "storemonitor administration"
 admin.site.site_title = "storemonitor admin"
 admin.site.site_url = "/"  # "View site" opens the dashboard
 
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin's): send them to the static one."""
+    return HttpResponsePermanentRedirect(static("storemonitor/favicon.ico"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("", include("reports.api.urls")),
     path("", include("reports.urls")),  # the pages: dashboard and store weeks
