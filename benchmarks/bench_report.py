@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """Benchmark of report generation (issue 3): whole process, engine alone, memory, the speed
-ratio against the plain reference implementation, and growth with the number of stores.
+ratio against the plain reference implementation, and growth with the number of stores; the
+extended figures and the outages CSV of issue 11 against the basic figures, whole process and
+engine alone.
 
     .venv/bin/python benchmarks/bench_report.py                 # 14,000 stores x 6 days, PostgreSQL
     .venv/bin/python benchmarks/bench_report.py --stores 2000   # a quicker look
@@ -149,6 +151,28 @@ def best_of(repeats, function):
     return min(times), times, result
 
 
+def extended_figures(figures):
+    """Everything the extended report needs on top of the basic figures (rules 10-13)."""
+    _ = figures.outage_counts, figures.longest_outage_us
+    for window in ("hour", "day", "week"):
+        figures.uptime_percent(window)
+    return figures
+
+
+def outages_csv(figures, feeds):
+    """The outages CSV of every store, written to memory; returns its rows."""
+    import csv
+    import io
+
+    from reports.uptime import OUTAGE_CSV_COLUMNS, outage_rows
+
+    writer = csv.writer(io.StringIO(), lineterminator="\n")
+    writer.writerow(OUTAGE_CSV_COLUMNS)
+    rows = list(outage_rows(figures.outages, feeds.store_ids, feeds.store_zones))
+    writer.writerows(rows)
+    return len(rows)
+
+
 def reference_run(feeds, as_of, lookback, method):
     """Seconds for the reference on every store of ``feeds`` and its figures per store id."""
     from tests.reports.uptime_reference import store_figures
@@ -212,13 +236,31 @@ def main():
 
     # 1. The whole process, as an operator runs it.
     out = ROOT / "benchmarks" / "out" / "report.csv"
-    runs = [timed_child(["generate_report", "--out", str(out)], env) for _ in range(args.repeats)]
+    outages_out = ROOT / "benchmarks" / "out" / "outages.csv"
+    # Basic, extended, and extended with the outages CSV, taking turns so that the machine's
+    # drift weighs on all three alike (issue 11: extended at most 1.25x, outages at most 1 s more).
+    variants = {
+        "basic": ["generate_report", "--out", str(out)],
+        "extended": ["generate_report", "--columns", "extended", "--out", str(out)],
+        "extended + outages CSV": [
+            *("generate_report", "--columns", "extended", "--out", str(out)),
+            *("--outages", str(outages_out)),
+        ],
+    }
+    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    for _ in range(args.repeats):
+        for name, command in variants.items():
+            timings[name].append(timed_child(command, env))
     rows = count_lines(out) - 1
     print(f"\n## manage.py generate_report (whole process: start, read, compute, CSV), {rows:,} stores")
-    print(
-        f"best {min(s for s, _ in runs):.2f} s; runs {', '.join(f'{s:.2f}' for s, _ in runs)} s; "
-        f"peak RSS {max(m for _, m in runs):.0f} MB"
-    )
+    basic_best = min(s for s, _ in timings["basic"])
+    for name, runs in timings.items():
+        best = min(s for s, _ in runs)
+        print(
+            f"{name:>24}: best {best:.2f} s ({best / basic_best:.2f}x basic); "
+            f"runs {', '.join(f'{s:.2f}' for s, _ in runs)} s; peak RSS {max(m for _, m in runs):.0f} MB"
+        )
+    print(f"outages CSV: {count_lines(outages_out) - 1:,} outages")
 
     # 2. The read and the engine alone.
     read_best, read_runs, snapshot = best_of(args.repeats, lambda: read_snapshot(None, lookback()))
@@ -239,6 +281,30 @@ def main():
             f"{method:>10}: best {best:.3f} s; runs {', '.join(f'{s:.3f}' for s in runs_)} s; "
             f"{len(result.sessions):,} sessions, {len(result.segments):,} segments"
         )
+    # 1b. The extended figures (issue 11): outages are worked out from the figures on first use,
+    # so each run times the basic figures and then what the extended ones add to the same run
+    # (the shared machine's noise between separate runs is larger than the difference).
+    print(f"\n## extended figures against the basic ones (engine alone, best of {args.repeats})")
+    print("| method | basic | extended (basic + extra) | ratio | rows basic | rows extended | outages | outages CSV |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for method in METHODS:
+        basic_runs, extended_runs = [], []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            figures = compute_uptime(feeds, as_of_us, lookback_us, method)
+            computed = time.perf_counter()
+            extended_figures(figures)
+            basic_runs.append(computed - started)
+            extended_runs.append(time.perf_counter() - started)
+        basic_best, extended_best = min(basic_runs), min(extended_runs)
+        rows_best, _, _ = best_of(args.repeats, lambda figures=figures: list(figures.rows()))
+        extended_rows_best, _, _ = best_of(args.repeats, lambda figures=figures: list(figures.rows(extended=True)))
+        csv_best, _, n_outages = best_of(args.repeats, lambda figures=figures: outages_csv(figures, feeds))
+        print(
+            f"| {method} | {basic_best:.3f} s | {extended_best:.3f} s | {extended_best / basic_best:.2f}x | "
+            f"{rows_best:.3f} s | {extended_rows_best:.3f} s | {n_outages:,} | {csv_best:.3f} s |"
+        )
+
     import resource
 
     print(f"peak RSS of this process so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
@@ -268,6 +334,21 @@ def main():
             f"engine {engine[DEFAULT_METHOD]:.3f} s -> {full_ref_estimate / engine[DEFAULT_METHOD]:.0f}x"
         )
     print(f"largest difference engine vs reference: {worst:.2e} hours")
+    # The reference also works out the figures of rules 11-13 (its time above includes them).
+    extended_figures(small_result)
+    differing = 0
+    for row, store_id in enumerate(small_result.store_ids):
+        want = ref_figures[store_id]
+        longest = small_result.longest_outage_us[row] / 3.6e9
+        differing += (
+            any(
+                small_result.outage_counts[window][row] != want[window]["outages"]
+                or small_result.evidence_polls[window][row] != want[window]["polls"]
+                for window in ("hour", "day", "week")
+            )
+            or abs(longest - float(want["week"]["longest_outage"])) > 1e-6
+        )
+    print(f"stores whose outage counts, evidence polls or longest outage differ from the reference: {differing}")
 
     # 4. Growth with the number of stores.
     print(f"\n## growth with the number of stores (engine, {DEFAULT_METHOD}, best of {args.repeats})")

@@ -7,8 +7,16 @@ from itertools import pairwise
 
 import numpy as np
 
-from reports.uptime.extrapolation import DEFAULT_METHOD, EXTRAPOLATIONS, PollArrays, PollKeys, SegmentArrays
+from reports.uptime.extrapolation import (
+    DEFAULT_METHOD,
+    EXTRAPOLATIONS,
+    PollArrays,
+    PollKeys,
+    SegmentArrays,
+    evidence_polls,
+)
 from reports.uptime.inputs import MICROSECONDS_PER_DAY, MICROSECONDS_PER_SECOND, FeedArrays
+from reports.uptime.outages import OutageArrays, find_outages
 from reports.uptime.sessions import SessionArrays, WeeklyHours, business_sessions
 
 METHODS = tuple(EXTRAPOLATIONS)
@@ -25,6 +33,19 @@ CSV_COLUMNS = (
     "downtime_last_day",
     "downtime_last_week",
 )
+# Rules 11-13, after the seven columns above in the extended report.
+EXTENDED_CSV_COLUMNS = CSV_COLUMNS + (
+    "outages_last_hour",
+    "outages_last_day",
+    "outages_last_week",
+    "uptime_percent_last_hour",
+    "uptime_percent_last_day",
+    "uptime_percent_last_week",
+    "longest_outage_last_week",
+    "polls_last_hour",
+    "polls_last_day",
+    "polls_last_week",
+)
 
 ProgressCallback = Callable[[float, str], None]
 # Polls per block of stores computed together (see compute_uptime).
@@ -34,8 +55,10 @@ BLOCK_POLLS = 500_000
 @dataclass(frozen=True)
 class UptimeFigures:
     """Per reported store (sorted by store_id): uptime, downtime and business time per window,
-    in exact integer microseconds, plus the sessions and status segments they came from
-    (``sessions`` sorted by store and start; ``segments`` in no particular order)."""
+    in exact integer microseconds, and the evidence polls taken in each window, plus the
+    sessions and status segments they came from (``sessions`` sorted by store and start;
+    ``segments`` in no particular order). Outages and the figures drawn from them (rules
+    10-12) are worked out from the segments on first use only, so a basic report pays nothing."""
 
     as_of_us: int
     method: str
@@ -46,6 +69,8 @@ class UptimeFigures:
     business_us: dict[str, np.ndarray]
     session_parts: list[SessionArrays]
     segment_parts: list[SegmentArrays]
+    lookback_us: int
+    evidence_polls: dict[str, np.ndarray]  # per window: evidence polls in [window start, as_of)
 
     def __len__(self) -> int:
         return len(self.store_ids)
@@ -59,19 +84,76 @@ class UptimeFigures:
     def segments(self) -> SegmentArrays:
         return SegmentArrays(*_concatenate(self.segment_parts, ("store", "start", "end", "active")))
 
+    @cached_property
+    def outages(self) -> OutageArrays:
+        """Every reported store's outages, sorted by store position and start."""
+        lookback_start = self.as_of_us - self.lookback_us
+        parts = [
+            find_outages(segments, sessions, self.as_of_us, lookback_start)
+            for sessions, segments in zip(self.session_parts, self.segment_parts, strict=True)
+        ]
+        return OutageArrays.concatenate(parts, self.as_of_us, lookback_start)
+
+    def store_outages(self, store: int) -> OutageArrays:
+        """One store's outages (its position in the input FeedArrays), without working out the
+        other stores' when they have not been already."""
+        if "outages" in self.__dict__:
+            return self.outages.of_store(store)
+        lookback_start = self.as_of_us - self.lookback_us
+        for sessions, segments in zip(self.session_parts, self.segment_parts, strict=True):
+            if len(sessions) and sessions.store[0] <= store <= sessions.store[-1]:
+                first, last = np.searchsorted(sessions.store, [store, store + 1])
+                own_sessions = sessions.take(slice(int(first), int(last)))
+                own_segments = segments.take(segments.store == store)
+                return find_outages(own_segments, own_sessions, self.as_of_us, lookback_start)
+        return OutageArrays.concatenate([], self.as_of_us, lookback_start)
+
+    @cached_property
+    def outage_counts(self) -> dict[str, np.ndarray]:
+        """Per window, the outages overlapping it by a positive length (rule 11)."""
+        n_positions = int(self.store_index.max(initial=-1)) + 1
+        return {
+            window: self.outages.counts(self.as_of_us - length, n_positions)[self.store_index]
+            for window, length in WINDOWS.items()
+        }
+
+    @cached_property
+    def longest_outage_us(self) -> np.ndarray:
+        """The longest outage cut to the last week, 0 when none (rule 11)."""
+        n_positions = int(self.store_index.max(initial=-1)) + 1
+        longest: np.ndarray = self.outages.longest_us(self.as_of_us - WINDOWS["week"], n_positions)[self.store_index]
+        return longest
+
+    def uptime_percent(self, window: str) -> np.ndarray:
+        """100 × uptime / (uptime + downtime) in the window; NaN where it holds no business time (rule 12)."""
+        up = self.uptime_us[window].astype(np.float64)
+        business = up + self.downtime_us[window]
+        percent = np.full(len(up), np.nan)
+        np.divide(100 * up, business, out=percent, where=business > 0)
+        return percent
+
     def in_report_units(self, window: str, which: str) -> np.ndarray:
         """``which`` is "uptime" or "downtime": minutes for the hour, hours for day and week."""
         values = self.uptime_us[window] if which == "uptime" else self.downtime_us[window]
         return values / UNITS_US[window]
 
-    def rows(self) -> Iterator[list[str]]:
-        """CSV rows (rule 9): store_id then the six figures rounded to 2 decimals."""
+    def rows(self, extended: bool = False) -> Iterator[list[str]]:
+        """CSV rows (rule 9): store_id then the six figures rounded to 2 decimals; ``extended``
+        adds the columns of rules 11-13 (``EXTENDED_CSV_COLUMNS``)."""
         columns = [
             self.in_report_units(window, which)
             for which in ("uptime", "downtime")
             for window in ("hour", "day", "week")
         ]
         formatted = [[f"{value:.2f}" for value in column.tolist()] for column in columns]
+        if extended:
+            formatted += [[str(count) for count in self.outage_counts[window].tolist()] for window in WINDOWS]
+            formatted += [
+                ["" if np.isnan(value) else f"{value:.2f}" for value in self.uptime_percent(window).tolist()]
+                for window in WINDOWS
+            ]
+            formatted.append([f"{hours:.2f}" for hours in (self.longest_outage_us / HOUR_US).tolist()])
+            formatted += [[str(count) for count in self.evidence_polls[window].tolist()] for window in WINDOWS]
         for i, store_id in enumerate(self.store_ids):
             yield [store_id] + [column[i] for column in formatted]
 
@@ -104,7 +186,9 @@ def compute_uptime(
 
     # Stores are independent: working through blocks of them keeps every temporary array
     # small enough to stay in fast memory, so time grows linearly with the data.
-    uptime, downtime, business = ({window: np.zeros(n_stores, dtype=np.int64) for window in WINDOWS} for _ in range(3))
+    uptime, downtime, business, evidence_counts = (
+        {window: np.zeros(n_stores, dtype=np.int64) for window in WINDOWS} for _ in range(4)
+    )
     session_parts, segment_parts = [], []
     blocks = _store_blocks(store_starts, len(polls.store), block_polls)
     for number, (first_store, last_store) in enumerate(blocks):
@@ -113,7 +197,11 @@ def compute_uptime(
         last_poll = store_starts[last_store] if last_store < len(store_starts) else len(polls.store)
         block = polls.take(slice(store_starts[first_store], last_poll))
         sessions = business_sessions(hours, feeds.store_zones, stores, lookback_start, range_end)
-        segments = EXTRAPOLATIONS[method](block, sessions, keys)
+        evidence = evidence_polls(block, sessions, keys)
+        segments = EXTRAPOLATIONS[method](evidence, sessions, keys)
+        # Rule 13, by binary searches in the evidence sorted by (store, time).
+        evidence_key = evidence.polls.key
+        until = np.searchsorted(evidence_key, keys(stores, np.full(len(stores), as_of_us)))
         # Sums over the block's own range of store indices, added into the whole.
         low, high = int(stores[0]), int(stores[-1]) + 1
         for window, length in WINDOWS.items():
@@ -124,6 +212,8 @@ def compute_uptime(
             downtime[window][low:high] += _sum_by_store(segments.store[down] - low, overlap[down], high - low)
             session_overlap = _overlap(sessions.start, sessions.end, window_start, as_of_us)
             business[window][low:high] += _sum_by_store(sessions.store - low, session_overlap, high - low)
+            since = np.searchsorted(evidence_key, keys(stores, np.full(len(stores), window_start)))
+            evidence_counts[window][stores] = until - since
         session_parts.append(sessions)
         segment_parts.append(segments)
 
@@ -141,6 +231,8 @@ def compute_uptime(
         business_us={w: v[store_index] for w, v in business.items()},
         session_parts=session_parts,
         segment_parts=segment_parts,
+        lookback_us=lookback_us,
+        evidence_polls={w: v[store_index] for w, v in evidence_counts.items()},
     )
 
 

@@ -40,6 +40,9 @@ class SegmentArrays:
     def __len__(self) -> int:
         return len(self.store)
 
+    def take(self, chosen: np.ndarray | slice) -> "SegmentArrays":
+        return SegmentArrays(self.store[chosen], self.start[chosen], self.end[chosen], self.active[chosen])
+
 
 class PollKeys:
     """Store-major integer keys: ``store * span + 1 + (time - base)`` sort by (store, time).
@@ -66,19 +69,28 @@ class PollKeys:
         return store, offset - 1 + self.base
 
 
-def evidence_polls(
-    polls: PollArrays, sessions: SessionArrays, session_keys: np.ndarray
-) -> tuple[PollArrays, np.ndarray]:
-    """The evidence polls and the session each lies in (-1 outside sessions).
+@dataclass(frozen=True)
+class Evidence:
+    """The evidence polls (rule 6), sorted by (store, time), with the session each lies in (-1
+    outside sessions), and the sort keys of the sessions' openings they were located with."""
+
+    polls: PollArrays
+    session: np.ndarray
+    session_keys: np.ndarray
+
+
+def evidence_polls(polls: PollArrays, sessions: SessionArrays, keys: PollKeys) -> Evidence:
+    """The evidence polls and the session each lies in.
 
     Evidence is the polls inside business sessions; a store with none uses all its polls.
     """
+    session_keys = keys(sessions.store, sessions.start)
     session = _session_containing(polls.store, polls.key, polls.time, sessions, session_keys)
     inside = session >= 0
     n_stores = int(max(polls.store.max(initial=-1), sessions.store.max(initial=-1))) + 1
     store_has_inside = np.bincount(polls.store[inside], minlength=n_stores) > 0
     evidence = np.flatnonzero(inside | ~store_has_inside[polls.store])
-    return polls.take(evidence), session[evidence]
+    return Evidence(polls.take(evidence), session[evidence], session_keys)
 
 
 def _session_containing(
@@ -91,12 +103,11 @@ def _session_containing(
     return np.where(inside, candidate, -1)
 
 
-def last_known_segments(polls: PollArrays, sessions: SessionArrays, keys: PollKeys) -> SegmentArrays:
+def last_known_segments(found: Evidence, sessions: SessionArrays, keys: PollKeys) -> SegmentArrays:
     """Method ``last_known``: a poll's status holds until the next poll or the session's close;
     a session's opening takes its first poll's status; a session without polls takes the latest
     evidence before it (or the earliest after it when there is none before)."""
-    session_keys = keys(sessions.store, sessions.start)
-    evidence, evidence_session = evidence_polls(polls, sessions, session_keys)
+    evidence, evidence_session, session_keys = found.polls, found.session, found.session_keys
 
     # Segments that start at an evidence poll inside a session.
     inside = np.flatnonzero(evidence_session >= 0)
@@ -127,11 +138,10 @@ def last_known_segments(polls: PollArrays, sessions: SessionArrays, keys: PollKe
     )
 
 
-def nearest_segments(polls: PollArrays, sessions: SessionArrays, keys: PollKeys) -> SegmentArrays:
+def nearest_segments(found: Evidence, sessions: SessionArrays, keys: PollKeys) -> SegmentArrays:
     """Method ``nearest``: every instant takes the status of the nearest evidence poll in time
     (a tie goes to the earlier poll); sessions are cut at the midpoints between polls."""
-    session_keys = keys(sessions.store, sessions.start)
-    evidence, _ = evidence_polls(polls, sessions, session_keys)
+    evidence, session_keys = found.polls, found.session_keys
     n = len(evidence.store)
     # Poll p governs from the midpoint between p-1 and p on; a store's first poll from -inf.
     continues_store = np.zeros(n, dtype=bool)
@@ -165,7 +175,7 @@ def nearest_segments(polls: PollArrays, sessions: SessionArrays, keys: PollKeys)
 
 
 # The methods by name (rule 7), and what pages and the admin call each.
-Extrapolation = Callable[[PollArrays, SessionArrays, PollKeys], SegmentArrays]
+Extrapolation = Callable[[Evidence, SessionArrays, PollKeys], SegmentArrays]
 EXTRAPOLATIONS: dict[str, Extrapolation] = {"last_known": last_known_segments, "nearest": nearest_segments}
 METHOD_LABELS = {"last_known": "last known status", "nearest": "nearest poll"}
 DEFAULT_METHOD = "last_known"

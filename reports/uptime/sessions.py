@@ -26,6 +26,9 @@ class SessionArrays:
     def __len__(self) -> int:
         return len(self.store)
 
+    def take(self, chosen: np.ndarray | slice) -> "SessionArrays":
+        return SessionArrays(self.store[chosen], self.start[chosen], self.end[chosen])
+
 
 @dataclass(frozen=True)
 class WeeklyHours:

@@ -1,18 +1,23 @@
 """Property tests: the fast engine against the plain reference, on random stores and times."""
 
 import datetime as dt
+import math
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reports.uptime import FeedArrays, compute_uptime
+from reports.uptime import FeedArrays, compute_uptime, outage_rows
 from reports.uptime.inputs import epoch_microseconds
-from tests.reports.uptime_reference import store_figures
+from tests.reports.uptime_reference import outage_csv_rows, store_figures, store_outage_list
 
 UTC = dt.UTC
 LOOKBACK = dt.timedelta(days=14)
 TOLERANCE_HOURS = 1e-6
+# `nearest` cuts at midpoints rounded down to the microsecond; the reference keeps them exact.
+TOLERANCE_US = 1
+HOUR_US = 3_600_000_000
+WEEK_US = 7 * 86_400_000_000
 ZONES = [
     "UTC",
     "America/Chicago",
@@ -121,6 +126,19 @@ def test_the_engine_matches_the_reference_for_every_store_and_window(scenario, m
             }
             for which in got:
                 assert abs(got[which] - float(want[which])) <= TOLERANCE_HOURS, (store_id, window, which)
+            # Rules 11-13.
+            assert result.outage_counts[window][row] == want["outages"], (store_id, window)
+            assert result.evidence_polls[window][row] == want["polls"], (store_id, window)
+            percent = result.uptime_percent(window)[row]
+            if want["uptime_percent"] is None:
+                assert np.isnan(percent), (store_id, window)
+            else:
+                # Half a microsecond of uptime per cut weighs more in a short window.
+                business_us = result.business_us[window][row]
+                slack = 100 * 2 * TOLERANCE_US / business_us + 1e-9
+                assert abs(percent - float(want["uptime_percent"])) <= slack, (store_id, window)
+        longest = result.longest_outage_us[row] / hour_us
+        assert abs(longest - float(expected[store_id]["week"]["longest_outage"])) <= TOLERANCE_HOURS, store_id
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -138,6 +156,63 @@ def test_uptime_plus_downtime_is_business_time_and_windows_nest(scenario, method
     for which in (result.uptime_us, result.downtime_us, result.business_us):
         assert (which["hour"] <= which["day"]).all()
         assert (which["day"] <= which["week"]).all()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios(), method=st.sampled_from(["last_known", "nearest"]))
+def test_the_engine_lists_the_same_outages_as_the_reference(scenario, method):
+    as_of, store_list = scenario
+    feeds = feeds_of(store_list)
+    result = run_engine(as_of, store_list, method)
+    as_of_us, lookback_start_us = epoch_microseconds(as_of), epoch_microseconds(as_of - LOOKBACK)
+    csv_rows = list(outage_rows(result.outages, feeds.store_ids, feeds.store_zones))
+    expected_csv_rows = []
+    for i, (store_polls, store_hours, zone) in enumerate(store_list):
+        store_id = f"store-{i}"
+        expected = store_outage_list(store_polls, store_hours, zone or "America/Chicago", as_of, LOOKBACK, method)
+        if expected is None:
+            assert store_id not in result.store_ids
+            continue
+        position = feeds.store_ids.index(store_id)
+        got = result.store_outages(position)
+        assert len(got) == len(expected), store_id
+        for k, (start, end, session_start, session_end, ongoing) in enumerate(expected):
+            # The engine's midpoints are the exact ones rounded down.
+            assert (got.start[k], got.end[k]) == (math.floor(start), math.floor(end)), (store_id, k)
+            # The engine holds sessions cut to the lookback's start and a day past as_of.
+            assert got.session_start[k] == max(session_start, lookback_start_us), (store_id, k)
+            assert got.session_end[k] == min(session_end, as_of_us + 86_400_000_000), (store_id, k)
+            assert got.ongoing[k] == ongoing, (store_id, k)
+        expected_csv_rows += outage_csv_rows(store_id, expected, zone or "America/Chicago")
+    assert csv_rows == sorted(expected_csv_rows, key=lambda row: (row[0], row[1]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios(), method=st.sampled_from(["last_known", "nearest"]))
+def test_outages_add_up_to_the_downtime_of_every_window_to_the_microsecond(scenario, method):
+    as_of, store_list = scenario
+    result = run_engine(as_of, store_list, method)
+    outages, as_of_us = result.outages, result.as_of_us
+    lookback_start_us = as_of_us - result.lookback_us
+    lengths = {"hour": HOUR_US, "day": 86_400_000_000, "week": WEEK_US}
+    n_positions = int(result.store_index.max(initial=-1)) + 1
+    for window, length in lengths.items():
+        inside = np.bincount(outages.store, weights=outages.overlap_us(as_of_us - length), minlength=n_positions)
+        np.testing.assert_array_equal(inside[result.store_index].astype(np.int64), result.downtime_us[window])
+    assert (result.outage_counts["hour"] <= result.outage_counts["day"]).all()
+    assert (result.outage_counts["day"] <= result.outage_counts["week"]).all()
+    assert (result.longest_outage_us <= result.downtime_us["week"]).all()
+    assert ((result.longest_outage_us > 0) == (result.outage_counts["week"] > 0)).all()
+    # Within the lookback, inside their session, disjoint and apart, sorted; ongoing ones end at as_of.
+    assert (outages.start >= lookback_start_us).all()
+    assert (outages.end <= as_of_us).all()
+    assert (outages.start < outages.end).all()
+    assert (outages.session_start <= outages.start).all()
+    assert (outages.end <= outages.session_end).all()
+    assert (np.diff(outages.store) >= 0).all()
+    same_store = outages.store[1:] == outages.store[:-1]
+    assert (outages.start[1:][same_store] > outages.end[:-1][same_store]).all()
+    assert (outages.end[outages.ongoing] == as_of_us).all()
 
 
 @settings(max_examples=60, deadline=None)
@@ -227,6 +302,9 @@ def test_working_through_blocks_of_stores_changes_nothing(scenario, method, bloc
     whole = run_engine(as_of, store_list, method)
     blocked = run_engine(as_of, store_list, method, block_polls=block)
     assert blocked.store_ids == whole.store_ids
-    for figures in ("uptime_us", "downtime_us", "business_us"):
+    for figures in ("uptime_us", "downtime_us", "business_us", "evidence_polls", "outage_counts"):
         for window in ("hour", "day", "week"):
             np.testing.assert_array_equal(getattr(blocked, figures)[window], getattr(whole, figures)[window])
+    np.testing.assert_array_equal(blocked.longest_outage_us, whole.longest_outage_us)
+    for field in ("store", "start", "end", "session_start", "session_end", "ongoing"):
+        np.testing.assert_array_equal(getattr(blocked.outages, field), getattr(whole.outages, field))

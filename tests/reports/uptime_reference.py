@@ -45,12 +45,19 @@ def business_sessions(hours, zone_name, start, end):
     return merged
 
 
-def status_pieces(sessions, polls, method):
-    """(start, end, active) pieces covering the sessions; polls are (time µs, active)."""
+def evidence_of(sessions, polls):
+    """Rule 6: the polls inside sessions, or all of them when none is."""
     inside = [p for p in polls if any(s <= p[0] < e for s, e in sessions)]
-    evidence = sorted(inside or polls)
-    pieces = []
+    return sorted(inside or polls)
+
+
+def pieces_by_session(sessions, polls, method):
+    """Status pieces covering the sessions, session by session; polls are (time µs, active):
+    [((session start, end), [(start, end, active), ...] in time order), ...]."""
+    evidence = evidence_of(sessions, polls)
+    result = []
     for s, e in sessions:
+        pieces = []
         if method == "last_known":
             in_session = [p for p in evidence if s <= p[0] < e]
             if in_session:
@@ -72,7 +79,33 @@ def status_pieces(sessions, polls, method):
                 probe = (a + b) / 2
                 nearest = min(evidence, key=lambda p: (abs(p[0] - probe), p[0]))
                 pieces.append((a, b, nearest[1]))
-    return pieces
+        result.append(((s, e), pieces))
+    return result
+
+
+def outages(session_pieces, lookback_start, end):
+    """Rule 10: (start, end, session start, session end, ongoing) of each maximal run of
+    inactive pieces inside one session (``session_pieces`` as ``pieces_by_session`` gives
+    them), cut to ``[lookback_start, end)`` in µs (Fractions may appear with ``nearest``).
+    ``ongoing``: the run goes on past ``end``."""
+    runs = []
+    for session, pieces in session_pieces:
+        run = None
+        for a, b, active in pieces:
+            if active:
+                if run:
+                    runs.append((*run, session))
+                run = None
+            else:
+                run = (run[0], b) if run else (a, b)
+        if run:
+            runs.append((*run, session))
+    found = []
+    for a, b, (s, e) in runs:
+        start, stop = max(a, lookback_start), min(b, end)
+        if start < stop:
+            found.append((start, stop, s, e, b > end))
+    return found
 
 
 def store_figures(polls, hours, zone_name, as_of, lookback, method):
@@ -85,8 +118,11 @@ def store_figures(polls, hours, zone_name, as_of, lookback, method):
     if not chosen:
         return None
     sessions = business_sessions(hours, zone_name, lookback_start, as_of)
-    pieces = status_pieces(sessions, chosen, method)
+    session_pieces = pieces_by_session(sessions, chosen, method)
+    pieces = [piece for _, in_session in session_pieces for piece in in_session]
+    evidence = evidence_of(sessions, chosen)
     end = micros(as_of)
+    store_outages = outages(session_pieces, micros(lookback_start), end)
     figures = {}
     for window, length in WINDOWS.items():
         start = end - length // dt.timedelta(microseconds=1)
@@ -101,4 +137,42 @@ def store_figures(polls, hours, zone_name, as_of, lookback, method):
             business += max(0, min(e, end) - max(s, start))
         hour = 3_600_000_000
         figures[window] = {"uptime": up / hour, "downtime": down / hour, "business": business / hour}
+        # Rules 11-13.
+        in_window = [min(b, end) - max(a, start) for a, b, *_ in store_outages if b > start and a < end]
+        figures[window]["outages"] = len(in_window)
+        figures[window]["longest_outage"] = max(in_window, default=0) / hour
+        figures[window]["uptime_percent"] = 100 * up / (up + down) if up + down else None
+        figures[window]["polls"] = sum(1 for t, _ in evidence if start <= t < end)
     return figures
+
+
+def store_outage_list(polls, hours, zone_name, as_of, lookback, method):
+    """The store's outages (see ``outages``), or None when it is not reported."""
+    lookback_start = as_of - lookback
+    chosen = sorted({(micros(t), a) for t, a in polls if lookback_start <= t <= as_of})
+    if not chosen:
+        return None
+    sessions = business_sessions(hours, zone_name, lookback_start, as_of)
+    return outages(pieces_by_session(sessions, chosen, method), micros(lookback_start), micros(as_of))
+
+
+def outage_csv_rows(store_id, outage_list, zone_name):
+    """Rows of the outages CSV for one store, with datetimes and zoneinfo; instants are
+    written to the microsecond, rounded down (as ``nearest`` cuts are)."""
+    zone = ZoneInfo(zone_name)
+    rows = []
+    for exact_start, exact_stop, *_ in outage_list:
+        start, stop = int(exact_start), int(exact_stop)
+        start_utc = EPOCH + dt.timedelta(microseconds=start)
+        stop_utc = EPOCH + dt.timedelta(microseconds=stop)
+        rows.append(
+            [
+                store_id,
+                start_utc.isoformat(),
+                stop_utc.isoformat(),
+                start_utc.astimezone(zone).isoformat(),
+                stop_utc.astimezone(zone).isoformat(),
+                f"{(stop - start) / 60_000_000:.2f}",
+            ]
+        )
+    return rows
