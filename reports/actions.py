@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Max, Min, Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.exceptions import TimeoutException
@@ -31,9 +32,10 @@ from django_q.tasks import async_task
 
 from monitoring.models import StatusPoll
 from reports import generation
+from reports.attention import attention_summary
 from reports.heartbeat import Heartbeat
-from reports.models import Report
-from reports.uptime import DEFAULT_METHOD, METHODS, UptimeFigures
+from reports.models import COLUMN_SETS, DEFAULT_COLUMNS, Report
+from reports.uptime import DEFAULT_METHOD, METHODS
 from reports.worker_signals import WorkerShutdown, current_cluster
 
 log = logging.getLogger(__name__)
@@ -45,17 +47,22 @@ Status = Report.Status
 PROGRESS_WRITE_SECONDS = 1.0
 
 
-def do_trigger_report(*, as_of: dt.datetime | None = None, method: str = DEFAULT_METHOD) -> Report:
+def do_trigger_report(
+    *, as_of: dt.datetime | None = None, method: str = DEFAULT_METHOD, columns: str = DEFAULT_COLUMNS
+) -> Report:
     """Create a Pending report and queue its task when the current transaction commits.
 
     ``as_of`` must be timezone-aware; None means "the newest poll", resolved by the task
-    inside its own snapshot. Raises ValueError for an unknown method or a naive as_of.
+    inside its own snapshot. ``columns`` names the CSV's column set (``COLUMN_SETS``).
+    Raises ValueError for an unknown method or column set, or a naive as_of.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}: use one of {', '.join(METHODS)}.")
+    if columns not in COLUMN_SETS:
+        raise ValueError(f"Unknown columns {columns!r}: use one of {', '.join(COLUMN_SETS)}.")
     if as_of is not None and timezone.is_naive(as_of):
         raise ValueError("as_of must be timezone-aware.")
-    report = Report.objects.create(as_of=as_of, method=method, queued_at=timezone.now())
+    report = Report.objects.create(as_of=as_of, method=method, columns=columns, queued_at=timezone.now())
     transaction.on_commit(partial(_queue, report.pk))
     return report
 
@@ -77,7 +84,10 @@ def do_run_report(report_pk: int) -> str | None:
             data = generation.compute_report(as_of=report.as_of, method=report.method, progress=progress)
             if data.store_count == 0:
                 return run.fail(_no_stores_sentence(data.as_of))
-            csv_name = _save_csv(report, data.figures)
+            # What the dashboard shows from the newest complete report (stores needing attention,
+            # offline now): kept with the report, so a page never recomputes it.
+            summary = attention_summary(data.figures, data.feeds)
+            csv_name, outages_name = _save_files(report, data)
         except _Superseded:
             log.warning("report %s was taken over by another run; this run stops", report.report_id)
             return None
@@ -108,11 +118,14 @@ def do_run_report(report_pk: int) -> str | None:
             as_of=data.as_of,
             store_count=data.store_count,
             csv_file=csv_name,
+            outages_file=outages_name,
+            summary=summary,
             finished_at=timezone.now(),
         ):
             return Status.COMPLETE
-    # Another run owns the report now: this run's file is nobody's.
+    # Another run owns the report now: this run's files are nobody's.
     report.csv_file.storage.delete(csv_name)
+    report.outages_file.storage.delete(outages_name)
     log.warning("report %s was taken over by another run; its result is discarded", report.report_id)
     return None
 
@@ -288,14 +301,26 @@ class _ProgressWriter:
             raise _Superseded
 
 
-def _save_csv(report: Report, figures: UptimeFigures) -> str:
-    """Write the CSV through the report's FileField storage; returns the stored name."""
+def _save_files(report: Report, data: generation.ReportData) -> tuple[str, str]:
+    """Write the report's CSV and its outages CSV, both from the same figures, through the
+    FileFields' storage; returns their stored names. A failure leaves neither file behind."""
     text = io.StringIO()
-    generation.write_report_csv(figures, text)
-    report.csv_file.save(f"{report.report_id}.csv", ContentFile(text.getvalue().encode("utf-8")), save=False)
-    name = report.csv_file.name
-    assert name, "FieldFile.save() names the file"
-    return name
+    generation.write_report_csv(data.figures, text, columns=report.columns)
+    csv_name = _save(report.csv_file, f"{report.report_id}.csv", text.getvalue())
+    try:
+        text = io.StringIO()
+        generation.write_outages_csv(data.figures, data.feeds, text)
+        outages_name = _save(report.outages_file, f"{report.report_id}-outages.csv", text.getvalue())
+    except BaseException:
+        report.csv_file.storage.delete(csv_name)
+        raise
+    return csv_name, outages_name
+
+
+def _save(file: FieldFile, filename: str, text: str) -> str:
+    file.save(filename, ContentFile(text.encode("utf-8")), save=False)
+    assert file.name, "FieldFile.save() names the file"
+    return file.name
 
 
 def _queue(report_pk: int) -> None:

@@ -1,4 +1,4 @@
-"""Generating a report: read one snapshot, run the calculator, write the CSV.
+"""Generating a report: read one snapshot, run the calculator, write the CSV (and the outages CSV).
 
 The management command, the background job and the store pages all call these functions.
 """
@@ -12,15 +12,18 @@ from django.conf import settings
 from django.utils import timezone
 
 from monitoring.models import EARLIEST_POLL_TIME, StatusPoll
+from reports.models import COLUMN_SETS, DEFAULT_COLUMNS
 from reports.snapshot import read_snapshot
 from reports.uptime import (
-    CSV_COLUMNS,
     DEFAULT_METHOD,
+    EXTENDED_CSV_COLUMNS,
+    OUTAGE_CSV_COLUMNS,
     FeedArrays,
     ProgressCallback,
     UptimeFigures,
     compute_uptime,
     epoch_microseconds,
+    outage_rows,
 )
 
 # How far ahead of now a report time may be, before looking at the data: a day leaves room for
@@ -146,12 +149,39 @@ def _no_progress(fraction: float, stage: str) -> None:
     pass
 
 
-def write_report_csv(figures: UptimeFigures, stream: "TextSink") -> int:
-    """Write the report CSV (header and one row per store); returns the number of rows."""
+def write_report_csv(figures: UptimeFigures, stream: "TextSink", columns: str = DEFAULT_COLUMNS) -> int:
+    """Write the report CSV (header and one row per store) with the column set ``columns``
+    (``COLUMN_SETS``: basic or extended); returns the number of rows."""
+    header = column_set(columns)
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(header)
     rows = 0
-    for row in figures.rows():
+    for row in figures.rows(extended=header == EXTENDED_CSV_COLUMNS):
         writer.writerow(row)
         rows += 1
     return rows
+
+
+def write_outages_csv(figures: UptimeFigures, feeds: FeedArrays, stream: "TextSink") -> int:
+    """Write every reported store's outages in the lookback (``OUTAGE_CSV_COLUMNS``, sorted by
+    store_id then start) from the figures ``feeds`` gave; returns the number of rows."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(OUTAGE_CSV_COLUMNS)
+    rows = 0
+    for row in outage_rows(figures.outages, feeds.store_ids, feeds.store_zones):
+        writer.writerow(row)
+        rows += 1
+    return rows
+
+
+def column_set(name: str) -> tuple[str, ...]:
+    """The columns of the set called ``name``; ValueError naming the sets for any other name."""
+    try:
+        return COLUMN_SETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(columns_sentence(name)) from None
+
+
+def columns_sentence(name: object) -> str:
+    """What is wrong with a column set name that is not one, and what to choose instead."""
+    return f"“{name}” is not a column set; choose {' or '.join(COLUMN_SETS)}."

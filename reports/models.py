@@ -7,10 +7,17 @@ import secrets
 from django.conf import settings
 from django.db import models
 
-from reports.uptime import DEFAULT_METHOD, METHOD_LABELS, METHODS
+from reports.uptime import CSV_COLUMNS, DEFAULT_METHOD, EXTENDED_CSV_COLUMNS, METHOD_LABELS, METHODS
 
 # The calculator owns the methods; the model stores their names.
 METHOD_CHOICES = [(method, METHOD_LABELS[method]) for method in METHODS]
+
+# The column sets a report can be asked for (API, generate_report, the dashboard), by name: the
+# default keeps the assignment's seven columns byte for byte; "extended" appends the outage
+# figures of rules 11-13. The calculator owns the columns; the model stores the set's name.
+COLUMN_SETS: dict[str, tuple[str, ...]] = {"basic": CSV_COLUMNS, "extended": EXTENDED_CSV_COLUMNS}
+DEFAULT_COLUMNS = "basic"
+COLUMNS_CHOICES = [(name, f"{name} ({len(columns)} columns)") for name, columns in COLUMN_SETS.items()]
 
 
 def new_report_id() -> str:
@@ -33,6 +40,12 @@ def report_csv_path(report: "Report", filename: str) -> str:
     return f"reports/{created:%Y}/{created:%m}/{report.report_id}.csv"
 
 
+def report_outages_path(report: "Report", filename: str) -> str:
+    """Next to the report's CSV: ``reports/<yyyy>/<mm>/<report_id>-outages.csv``."""
+    created = report.created_at
+    return f"reports/{created:%Y}/{created:%m}/{report.report_id}-outages.csv"
+
+
 class Report(models.Model):
     class Status(models.TextChoices):
         PENDING = "Pending"
@@ -45,6 +58,8 @@ class Report(models.Model):
     # Requested report time; when none was asked for, filled with the newest poll when it runs.
     as_of = models.DateTimeField(null=True, blank=True)
     method = models.CharField(max_length=16, choices=METHOD_CHOICES, default=DEFAULT_METHOD)
+    # Which columns its CSV has (COLUMN_SETS).
+    columns = models.CharField(max_length=16, choices=COLUMNS_CHOICES, default=DEFAULT_COLUMNS)
     progress = models.FloatField(default=0.0)
     store_count = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -52,6 +67,12 @@ class Report(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     csv_file = models.FileField(upload_to=report_csv_path, blank=True)
+    # Every store's outages, written by the same run from the same figures; empty for reports
+    # completed before outages were kept.
+    outages_file = models.FileField(upload_to=report_outages_path, blank=True)
+    # The dashboard's stores needing attention and offline now (reports.attention), as of the
+    # report's time; empty for reports completed before it was kept.
+    summary = models.JSONField(default=dict, blank=True)
     # Job bookkeeping (reports.actions): runs started so far, when the task was last queued
     # and its django-q2 id, and which worker (host:pid) runs it, alive as of heartbeat_at.
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -70,6 +91,7 @@ class Report(models.Model):
                 condition=models.Q(progress__gte=0) & models.Q(progress__lte=1), name="report_progress_0_to_1"
             ),
             models.CheckConstraint(condition=models.Q(method__in=list(METHODS)), name="report_method_valid"),
+            models.CheckConstraint(condition=models.Q(columns__in=list(COLUMN_SETS)), name="report_columns_valid"),
         ]
 
     def __str__(self) -> str:
@@ -82,7 +104,7 @@ class Report(models.Model):
 
     @property
     def kept_until(self) -> dt.datetime:
-        """When the report and its CSV become due for pruning (``reports.retention``)."""
+        """When the report and its CSVs become due for pruning (``reports.retention``)."""
         return self.created_at + retention_period()
 
     @property

@@ -1,16 +1,18 @@
-"""Report retention: reports and their CSVs are deleted together REPORT_RETENTION_DAYS after creation.
+"""Report retention: reports and their CSVs (the report's and its outages CSV) are deleted together
+REPORT_RETENTION_DAYS after creation.
 
 ``prune_reports`` runs daily (the django-q2 schedule in ``reports.tasks``) and from
 ``manage.py prune_reports``. How it keeps rows and files together:
 
 - A report's row is deleted first, by one conditional DELETE (still finished, still expired),
-  committed before its file is touched; only the run whose DELETE removed the row deletes the
-  file. So a reader never finds a row whose file was pruned, several workers pruning at once
+  committed before its files are touched; only the run whose DELETE removed the row deletes the
+  files. So a reader never finds a row whose file was pruned, several workers pruning at once
   delete each report once, and a Pending or Running report is never pruned.
 - A crash between the two deletions leaves a CSV without a row. Every run therefore also sweeps
   the CSV files under ``reports/`` that no row names and that are older than the retention: a
   leftover lasts at most until the next run. The age matters: a run writes its CSV a moment
   before it records the name on its row, and such a fresh file must not be taken for a leftover.
+  A file is a report's when a row names it as its CSV or as its outages CSV.
 
 Files are reached only through the FileField's storage API (``listdir``, ``exists``,
 ``get_modified_time``, ``delete``), so this works for any storage.
@@ -24,6 +26,7 @@ from functools import partial
 
 from django.core.files.storage import Storage
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from reports.models import Report, retention_period
@@ -43,8 +46,8 @@ class Pruning:
     cutoff: dt.datetime
     dry_run: bool = False
     reports: list[str] = field(default_factory=list)  # report ids of the rows deleted
-    files: list[str] = field(default_factory=list)  # their CSV files deleted with them
-    missing: list[str] = field(default_factory=list)  # report ids whose CSV was already gone
+    files: list[str] = field(default_factory=list)  # their CSV files (reports' and outages') deleted with them
+    missing: list[str] = field(default_factory=list)  # report ids with a CSV already gone
     orphans: list[str] = field(default_factory=list)  # CSV files without a row, swept
     undated: list[str] = field(default_factory=list)  # CSV files without a row whose age is unknown: kept
     failed: list[str] = field(default_factory=list)  # sentences: files that could not be deleted
@@ -73,18 +76,19 @@ def prune_reports(now: dt.datetime | None = None, *, dry_run: bool = False) -> P
     storage = csv_storage()
     # Sweep first, so a file that fails to delete with its row below is not tried twice in a run.
     _sweep_orphans(storage, pruning)
-    for pk, report_id, name in _expired(pruning.cutoff):
+    for pk, report_id, names in _expired(pruning.cutoff):
         if not dry_run:
             deleted, _ = Report.objects.filter(pk=pk, status__in=FINISHED, created_at__lt=pruning.cutoff).delete()
             if not deleted:
-                continue  # another worker pruned it meanwhile, and deletes its file
+                continue  # another worker pruned it meanwhile, and deletes its files
         pruning.reports.append(report_id)
-        if not name:
-            continue  # a Failed report has no CSV
-        if not storage.exists(name):
-            pruning.missing.append(report_id)
-        else:
-            _delete_on_commit(storage, name, pruning, pruning.files)
+        # A Failed report has no CSV, one completed before outages were kept no outages CSV.
+        for name in filter(None, names):
+            if not storage.exists(name):
+                if report_id not in pruning.missing:
+                    pruning.missing.append(report_id)
+            else:
+                _delete_on_commit(storage, name, pruning, pruning.files)
     return pruning
 
 
@@ -95,16 +99,18 @@ def csv_storage() -> Storage:
     return csv_field.storage
 
 
-def _expired(cutoff: dt.datetime) -> Iterator[tuple[int, str, str]]:
-    """(pk, report_id, CSV name) of the finished reports created before ``cutoff``, in batches by pk."""
+def _expired(cutoff: dt.datetime) -> Iterator[tuple[int, str, tuple[str, str]]]:
+    """(pk, report_id, (CSV name, outages CSV name)) of the finished reports created before
+    ``cutoff``, in batches by pk."""
     last_pk = 0
     while True:
         batch = list(
             Report.objects.filter(pk__gt=last_pk, status__in=FINISHED, created_at__lt=cutoff)
             .order_by("pk")
-            .values_list("pk", "report_id", "csv_file")[:BATCH]
+            .values_list("pk", "report_id", "csv_file", "outages_file")[:BATCH]
         )
-        yield from batch
+        for pk, report_id, csv_name, outages_name in batch:
+            yield pk, report_id, (csv_name, outages_name)
         if len(batch) < BATCH:
             return
         last_pk = batch[-1][0]
@@ -114,7 +120,7 @@ def _sweep_orphans(storage: Storage, pruning: Pruning) -> None:
     for names in _csv_files(storage, CSV_FOLDER):
         for start in range(0, len(names), BATCH):
             chunk = names[start : start + BATCH]
-            named = set(Report.objects.filter(csv_file__in=chunk).values_list("csv_file", flat=True))
+            named = _named_by_reports(chunk)
             for name in chunk:
                 if name in named:
                     continue
@@ -129,6 +135,14 @@ def _sweep_orphans(storage: Storage, pruning: Pruning) -> None:
                     _delete_on_commit(storage, name, pruning, pruning.orphans)
     if pruning.undated:
         log.warning("%s CSV file(s) without a report kept: the storage cannot tell their age", len(pruning.undated))
+
+
+def _named_by_reports(names: list[str]) -> set[str]:
+    """Those of ``names`` that a report names as its CSV or as its outages CSV."""
+    rows = Report.objects.filter(Q(csv_file__in=names) | Q(outages_file__in=names)).values_list(
+        "csv_file", "outages_file"
+    )
+    return {name for row in rows for name in row} & set(names)
 
 
 def _csv_files(storage: Storage, folder: str) -> Iterator[list[str]]:

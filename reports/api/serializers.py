@@ -6,8 +6,8 @@ from django.urls import reverse
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
-from reports.generation import NoPollsError, ReportTimeError, check_report_time, parse_as_of
-from reports.models import METHOD_CHOICES, Report
+from reports.generation import NoPollsError, ReportTimeError, check_report_time, columns_sentence, parse_as_of
+from reports.models import COLUMN_SETS, COLUMNS_CHOICES, DEFAULT_COLUMNS, METHOD_CHOICES, Report
 from reports.uptime import DEFAULT_METHOD, METHODS
 
 
@@ -22,8 +22,8 @@ class AsOfField(serializers.DateTimeField):
             raise serializers.ValidationError(str(error)) from None
 
 
-class TriggerReportSerializer(serializers.Serializer):
-    """Optional body of POST /trigger_report."""
+class ReportTimeSerializer(serializers.Serializer):
+    """as_of and method, checked as for a report: by the trigger's body and the outage list's query."""
 
     as_of = AsOfField(
         required=False,
@@ -35,14 +35,11 @@ class TriggerReportSerializer(serializers.Serializer):
         choices=METHOD_CHOICES,  # the model's: one method enum in the schema
         default=DEFAULT_METHOD,
         help_text=f"How status is extrapolated between polls: {' or '.join(METHODS)} (default {DEFAULT_METHOD}).",
+        # Names the choices, as generate_report's --method does.
+        error_messages={"invalid_choice": f"“{{input}}” is not a method; choose {' or '.join(METHODS)}."},
     )
 
     def validate(self, attrs):
-        unknown = sorted(set(self.initial_data) - set(self.fields)) if hasattr(self.initial_data, "keys") else []
-        if unknown:
-            raise serializers.ValidationError(
-                f"Unknown field(s): {', '.join(unknown)}. The body takes only as_of and method."
-            )
         try:
             check_report_time(attrs.get("as_of"))
         except ReportTimeError as error:
@@ -50,6 +47,27 @@ class TriggerReportSerializer(serializers.Serializer):
         except NoPollsError as error:
             raise serializers.ValidationError(str(error)) from None
         return attrs
+
+
+class TriggerReportSerializer(ReportTimeSerializer):
+    """Optional body of POST /trigger_report."""
+
+    columns = serializers.ChoiceField(
+        choices=COLUMNS_CHOICES,  # the model's: one columns enum in the schema
+        default=DEFAULT_COLUMNS,
+        help_text=f"The CSV's columns (default {DEFAULT_COLUMNS}), in this order: "
+        + "; ".join(f"{name}: {', '.join(columns)}" for name, columns in COLUMN_SETS.items())
+        + ".",
+        error_messages={"invalid_choice": columns_sentence("{input}")},
+    )
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if hasattr(self.initial_data, "keys") else []
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown field(s): {', '.join(unknown)}. The body takes only {_listed(self.fields)}."
+            )
+        return super().validate(attrs)
 
 
 class TriggerReportSchema(OpenApiSerializerExtension):
@@ -67,6 +85,12 @@ class TriggeredSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Report.Status.choices)
 
 
+OUTAGES_URL_HELP = (
+    "Every store's outages as CSV, once the report is Complete; null before, and for reports completed "
+    "before outages were kept."
+)
+
+
 class ReportProgressSerializer(serializers.Serializer):
     """A report that is not finished yet."""
 
@@ -82,12 +106,28 @@ class ReportCompleteSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=[Report.Status.COMPLETE])
     download_url = serializers.SerializerMethodField()
 
+    outages_url = serializers.SerializerMethodField(help_text=OUTAGES_URL_HELP)
+
     class Meta:
         model = Report
-        fields = ["report_id", "status", "download_url", "store_count", "as_of", "method", "created_at", "finished_at"]
+        fields = [
+            "report_id",
+            "status",
+            "download_url",
+            "outages_url",
+            "store_count",
+            "as_of",
+            "method",
+            "columns",
+            "created_at",
+            "finished_at",
+        ]
 
     def get_download_url(self, report) -> str:
         return csv_url(report, self.context.get("request"))
+
+    def get_outages_url(self, report) -> str | None:
+        return outages_url(report, self.context.get("request"))
 
 
 class ReportFailedSerializer(serializers.ModelSerializer):
@@ -97,7 +137,7 @@ class ReportFailedSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Report
-        fields = ["report_id", "status", "error", "as_of", "method", "created_at", "finished_at"]
+        fields = ["report_id", "status", "error", "as_of", "method", "columns", "created_at", "finished_at"]
 
 
 class ReportSerializer(serializers.ModelSerializer):
@@ -105,6 +145,7 @@ class ReportSerializer(serializers.ModelSerializer):
 
     url = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField(help_text="The CSV, once the report is Complete.")
+    outages_url = serializers.SerializerMethodField(help_text=OUTAGES_URL_HELP)
     duration_seconds = serializers.SerializerMethodField(help_text="From start to finish (or to now).")
 
     class Meta:
@@ -116,6 +157,7 @@ class ReportSerializer(serializers.ModelSerializer):
             "progress",
             "as_of",
             "method",
+            "columns",
             "store_count",
             "created_at",
             "started_at",
@@ -124,6 +166,7 @@ class ReportSerializer(serializers.ModelSerializer):
             "attempts",
             "error",
             "download_url",
+            "outages_url",
         ]
 
     def get_url(self, report) -> str:
@@ -134,6 +177,9 @@ class ReportSerializer(serializers.ModelSerializer):
             return None
         return csv_url(report, self.context.get("request"))
 
+    def get_outages_url(self, report) -> str | None:
+        return outages_url(report, self.context.get("request"))
+
     def get_duration_seconds(self, report) -> float | None:
         duration = report.duration
         return None if duration is None else round(duration.total_seconds(), 3)
@@ -143,5 +189,89 @@ def csv_url(report: Report, request=None) -> str:
     return _absolute(request, reverse("report-csv", args=[report.report_id]))
 
 
+def outages_url(report: Report, request=None) -> str | None:
+    """Where the report's outages CSV is; None until it is Complete and for reports completed
+    before outages were kept."""
+    if report.status != Report.Status.COMPLETE or not report.outages_file:
+        return None
+    return _absolute(request, reverse("report-outages-csv", args=[report.report_id]))
+
+
+def _listed(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _absolute(request, path: str) -> str:
     return request.build_absolute_uri(path) if request is not None else path
+
+
+# --- A store's outages ----------------------------------------------------------------------
+
+
+class StoreOutagesQuerySerializer(ReportTimeSerializer):
+    """The query of GET /api/stores/<store_id>/outages: as_of and method, as for a report, and no
+    other parameter (each is named in the 400, with the errors of the two)."""
+
+    def to_internal_value(self, data):
+        takes = f"the outage list takes only {_listed(self.fields)}"
+        unknown = {}
+        for name in data:
+            if name in self.fields:
+                continue
+            shown = name if len(name) <= 40 else f"{name[:40]}…"
+            if name == "columns":
+                # A report's parameter, asked of the list: say where it belongs.
+                unknown[shown] = [
+                    f"Not a parameter here: columns chooses a report's CSV columns (POST /trigger_report); {takes}."
+                ]
+            else:
+                unknown[shown] = [f"Unknown query parameter: {takes}."]
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            field_errors = error.detail if isinstance(error.detail, dict) else {"non_field_errors": error.detail}
+            raise serializers.ValidationError({**unknown, **field_errors}) from None
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return values
+
+
+class IntervalSerializer(serializers.Serializer):
+    start_utc = serializers.CharField(help_text="ISO 8601 in UTC, e.g. 2023-01-25T11:15:00Z.")
+    end_utc = serializers.CharField()
+    start_local = serializers.CharField(help_text="ISO 8601 in the store's time zone, with its offset.")
+    end_local = serializers.CharField()
+
+
+class SessionSerializer(IntervalSerializer):
+    """The business session holding the outage (rule 5), as the calculator holds it: cut to the
+    lookback's start and to a day after as_of."""
+
+
+class OutageSerializer(IntervalSerializer):
+    """An outage (rule 10): a maximal inactive stretch inside one business session, cut to the lookback
+    and to as_of."""
+
+    minutes = serializers.FloatField(help_text="end - start in minutes, 2 decimals.")
+    started_before_week = serializers.BooleanField(
+        help_text="It began before as_of - 7 days; start and end are still its own, not cut to the week."
+    )
+    ongoing = serializers.BooleanField(help_text="The store is still inactive at as_of: the outage is cut there.")
+    session = SessionSerializer()
+
+
+class StoreOutagesSerializer(serializers.Serializer):
+    """A store's outages overlapping the last week [as_of - 7 days, as_of), newest first."""
+
+    store_id = serializers.CharField()
+    as_of = serializers.CharField(help_text="The report time, ISO 8601 in UTC (given, or the newest poll).")
+    method = serializers.ChoiceField(choices=METHOD_CHOICES)
+    time_zone = serializers.CharField(help_text="The store's time zone (America/Chicago when it has none).")
+    week_start = serializers.CharField(help_text="as_of - 7 days, ISO 8601 in UTC.")
+    outages = OutageSerializer(many=True)
+    note = serializers.CharField(
+        allow_null=True,
+        help_text="Why the list is empty when the store has no poll in the lookback (it is then not in the "
+        "report); null otherwise.",
+    )

@@ -3,11 +3,12 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from reports.api.views import GetReportView, ReportViewSet, TriggerReportView
+from reports.api.views import GetReportView, ReportViewSet, StoreOutagesView, TriggerReportView
 
 report_list = ReportViewSet.as_view({"get": "list"})
 report_detail = ReportViewSet.as_view({"get": "retrieve"})
 report_csv = ReportViewSet.as_view({"get": "csv"})
+report_outages_csv = ReportViewSet.as_view({"get": "outages_csv"})
 
 urlpatterns = [
     # The two endpoints of the assignment, with and without the trailing slash (a POST cannot
@@ -19,6 +20,9 @@ urlpatterns = [
     path("api/reports/", report_list, name="report-list"),
     path("api/reports/<str:report_id>/", report_detail, name="report-detail"),
     path("api/reports/<str:report_id>/csv", report_csv, name="report-csv"),
+    path("api/reports/<str:report_id>/outages.csv", report_outages_csv, name="report-outages-csv"),
+    path("api/stores/<str:store_id>/outages", StoreOutagesView.as_view(), name="store-outages"),
+    path("api/stores/<str:store_id>/outages/", StoreOutagesView.as_view()),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI only: drf-spectacular's ReDoc page loads web fonts from Google, and the
     # service must work offline.

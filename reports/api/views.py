@@ -1,4 +1,5 @@
-"""The report API: trigger, poll, download. Views parse and respond; reports.actions works.
+"""The report API: trigger, poll, download; a store's outages. Views parse and respond;
+reports.actions and reports.store_outages work.
 
 The API is open, like the assignment's: it needs no login (report ids are unguessable, and
 any caller may trigger a report anyway). Every error is JSON: ``{"error": "sentence"}``.
@@ -6,6 +7,7 @@ any caller may trigger a report anyway). Every error is JSON: ``{"error": "sente
 
 from collections.abc import Sequence
 
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -28,6 +30,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
+from monitoring.ingestion.errors import BadValue
+from monitoring.ingestion.values import parse_store_id
+from monitoring.models import Store
 from reports.actions import do_trigger_report
 from reports.api.pagination import ReportPagination
 from reports.api.parsers import BoundedJSONParser
@@ -37,15 +42,24 @@ from reports.api.serializers import (
     ReportFailedSerializer,
     ReportProgressSerializer,
     ReportSerializer,
+    StoreOutagesQuerySerializer,
+    StoreOutagesSerializer,
     TriggeredSerializer,
     TriggerReportSerializer,
 )
+from reports.generation import NoPollsError
 from reports.models import REPORT_ID, Report
+from reports.store_outages import store_outages
 
 Status = Report.Status
 
 ERROR = inline_serializer("Error", {"error": serializers.CharField()})
 CSV_BODY = OpenApiResponse(OpenApiTypes.STR, description="The report CSV (attachment).")
+OUTAGES_CSV_BODY = OpenApiResponse(
+    OpenApiTypes.STR,
+    description="Every store's outages in the lookback, sorted by store_id then start (attachment): "
+    "store_id, start_utc, end_utc, start_local, end_local, minutes.",
+)
 REPORT_STATE = PolymorphicProxySerializer(
     component_name="ReportState",
     serializers=[ReportProgressSerializer, ReportCompleteSerializer, ReportFailedSerializer],
@@ -54,11 +68,21 @@ REPORT_STATE = PolymorphicProxySerializer(
 
 REPORT_ID_SCHEMA = {"type": "string", "pattern": f"^{REPORT_ID.pattern}$"}
 REPORT_ID_IN_PATH = OpenApiParameter("report_id", REPORT_ID_SCHEMA, OpenApiParameter.PATH, description="A report id.")
+STORE_ID_IN_PATH = OpenApiParameter(
+    "store_id",
+    {"type": "string", "minLength": 1, "maxLength": 64},
+    OpenApiParameter.PATH,
+    description="A store id, as in the feeds.",
+)
 
 
 class CsvGone(APIException):
     status_code = status.HTTP_410_GONE
     default_detail = "The CSV of this report is no longer stored; trigger a new report."
+
+
+class OutagesCsvGone(CsvGone):
+    default_detail = "The outages CSV of this report is no longer stored; trigger a new report."
 
 
 class CsvNotReady(APIException):
@@ -83,6 +107,7 @@ class TriggerReportView(ReportAPIMixin):
 
     @extend_schema(
         operation_id="trigger_report",
+        tags=["Trigger and poll"],  # the docs' groups and their order: SPECTACULAR_SETTINGS["TAGS"]
         summary="Start a report of every store",
         request=TriggerReportSerializer,
         responses={202: TriggeredSerializer, 400: ERROR, 413: ERROR, 415: ERROR, 503: ERROR},
@@ -113,6 +138,7 @@ class GetReportView(ReportAPIMixin):
 
     @extend_schema(
         operation_id="get_report",
+        tags=["Trigger and poll"],
         summary="Poll a report; the CSV once it is Complete",
         description="Pending or Running: its progress. Complete: the CSV, or with format=json or Accept: "
         "application/json a summary with download_url. Failed: the error. An unknown report_id is a 404.",
@@ -144,6 +170,7 @@ class GetReportView(ReportAPIMixin):
         return Response(body, headers=headers)
 
 
+@extend_schema(tags=["Browse reports"])
 @extend_schema_view(
     list=extend_schema(responses={200: ReportSerializer(many=True), 400: ERROR, 404: ERROR}),
     retrieve=extend_schema(parameters=[REPORT_ID_IN_PATH], responses={200: ReportSerializer, 404: ERROR}),
@@ -169,20 +196,85 @@ class ReportViewSet(ReportAPIMixin, ReadOnlyModelViewSet):
             raise CsvNotReady(f"Report {report.report_id} is {report.status}; its CSV exists once it is Complete.")
         return csv_response(report)
 
+    @extend_schema(
+        operation_id="report_outages_csv",
+        summary="Download every store's outages of a Complete report as CSV",
+        description="Written by the report's own run from the same figures: the outages (rule 10) of every "
+        "store in the report, over the whole lookback, cut to its start and to as_of. Reports completed "
+        "before outages were kept have none (404).",
+        parameters=[REPORT_ID_IN_PATH],
+        responses={(200, "text/csv"): OUTAGES_CSV_BODY, 404: ERROR, 409: ERROR, 410: ERROR},
+    )
+    def outages_csv(self, request, report_id=None):
+        report = _find_report(report_id)
+        if report.status != Status.COMPLETE:
+            raise CsvNotReady(
+                f"Report {report.report_id} is {report.status}; its outages CSV exists once it is Complete."
+            )
+        if not report.outages_file:
+            raise NotFound(
+                f"Report {report.report_id} was completed before outages were kept, so it has no outages CSV; "
+                "trigger a new report to get one."
+            )
+        return _file_response(report, report.outages_file, f"report-{report.report_id}-outages.csv", OutagesCsvGone)
+
     def get_object(self):
         return _find_report(self.kwargs["report_id"])
 
 
-def csv_response(report: Report) -> FileResponse:
-    try:
-        stream = report.csv_file.open("rb")
-    except (FileNotFoundError, ValueError):
-        raise CsvGone() from None
-    response = FileResponse(
-        stream, as_attachment=True, filename=f"report-{report.report_id}.csv", content_type="text/csv"
+class StoreOutagesView(ReportAPIMixin):
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        operation_id="store_outages",
+        tags=["Stores"],
+        summary="A store's outages in the last week, newest first",
+        description="The outages (maximal inactive stretches inside one business session) overlapping the "
+        "week [as_of - 7 days, as_of), computed like a report of the same as_of and method: each is listed "
+        "whole (cut only to the lookback and to as_of), with its times in UTC and in the store's time zone and "
+        "the business session it belongs to. as_of and method are checked as for POST /trigger_report; any "
+        "other query parameter is a 400. A store without a poll in the lookback has an empty list and a note.",
+        parameters=[STORE_ID_IN_PATH, StoreOutagesQuerySerializer],
+        responses={200: StoreOutagesSerializer, 400: ERROR, 404: ERROR},
     )
+    def get(self, request, store_id):
+        _find_store(store_id)
+        query = StoreOutagesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            listing = store_outages(store_id, **query.validated_data)
+        except NoPollsError as error:  # the polls were deleted since the query was checked
+            raise ValidationError(str(error)) from None
+        return Response(StoreOutagesSerializer(listing).data)
+
+
+def csv_response(report: Report) -> FileResponse:
+    return _file_response(report, report.csv_file, f"report-{report.report_id}.csv", CsvGone)
+
+
+def _file_response(report: Report, file: FieldFile, filename: str, gone: type[APIException]) -> FileResponse:
+    try:
+        stream = file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise gone() from None
+    response = FileResponse(stream, as_attachment=True, filename=filename, content_type="text/csv")
     response["X-Report-Status"] = report.status
     return response
+
+
+def _find_store(store_id: str) -> None:
+    # An id that cannot be one (a NUL byte, which PostgreSQL refuses; over 64 characters) is unknown unasked.
+    if not (_could_be_store_id(store_id) and Store.objects.filter(store_id=store_id).exists()):
+        shown = store_id if len(store_id) <= 40 else f"{store_id[:40]}…"
+        raise NotFound(f"No store has store_id {shown!r}.")
+
+
+def _could_be_store_id(text: str) -> bool:
+    """Whether ``text`` is a store id as the feeds give them (1 to 64 printable characters)."""
+    try:
+        return parse_store_id(text) == text
+    except BadValue:
+        return False
 
 
 def _required_report_id(request) -> str:

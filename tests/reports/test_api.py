@@ -104,7 +104,7 @@ def test_as_of_is_iso_time_in_utc_unless_it_has_an_offset(trigger, worked_exampl
     [
         ({"as_of": "yesterday"}, "as_of", "“yesterday” is not a time: write it like 2023-01-25T18:13:22Z"),
         ({"as_of": 12}, "as_of", "“12” is not a time"),
-        ({"method": "average"}, "method", "not a valid choice"),
+        ({"method": "average"}, "method", "“average” is not a method; choose last_known or nearest."),
         ({"as_of": "2023-01-25T12:00:00Z", "store": "a"}, "non_field_errors", "Unknown field(s): store"),
         (["as_of"], "non_field_errors", "Expected a dictionary"),
     ],
@@ -196,9 +196,11 @@ def test_a_complete_report_answers_json_when_asked(trigger, client, worked_examp
         "report_id": report_id,
         "status": "Complete",
         "download_url": f"http://testserver/api/reports/{report_id}/csv",
+        "outages_url": f"http://testserver/api/reports/{report_id}/outages.csv",
         "store_count": 2,
         "as_of": "2023-01-25T12:00:00Z",
         "method": "nearest",
+        "columns": "basic",
         "created_at": report.created_at.isoformat().replace("+00:00", "Z"),
         "finished_at": report.finished_at.isoformat().replace("+00:00", "Z"),
     }

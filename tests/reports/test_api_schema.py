@@ -68,6 +68,7 @@ def reports(django_capture_on_commit_callbacks):
         ("/get_report", {}, {"Accept": "application/json"}),
         ("/api/reports/{report_id}/", {}, {}),
         ("/api/reports/{report_id}/csv", {}, {}),
+        ("/api/reports/{report_id}/outages.csv", {}, {}),
         ("/api/reports/", {}, {}),
     ],
 )
@@ -80,3 +81,19 @@ def test_every_answer_about_a_known_report_is_described_by_the_schema(reports, s
     case = schema[path]["GET"].Case(query=query, path_parameters=path_parameters, headers=headers)
     response = case.call_and_validate()
     assert response.status_code in (200, 409)
+
+
+@pytest.mark.parametrize(
+    ("store_id", "query", "status"),
+    [
+        ("a", {}, 200),
+        ("b", {"as_of": AS_OF_WITH_POLLS, "method": "nearest"}, 200),
+        ("a", {"as_of": "2023-03-01T00:00:00Z"}, 400),  # no poll in its lookback
+        ("a", {"columns": "extended"}, 400),
+        ("nope", {}, 404),
+    ],
+)
+def test_every_answer_of_the_outage_list_is_described_by_the_schema(store_id, query, status):
+    case = schema["/api/stores/{store_id}/outages"]["GET"].Case(query=query, path_parameters={"store_id": store_id})
+    response = case.call_and_validate()
+    assert response.status_code == status

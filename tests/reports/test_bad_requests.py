@@ -60,7 +60,7 @@ def test_a_body_over_the_upload_limit_is_a_413_in_json(api, small_limits):
     error = json_error(api.post("/trigger_report", body, content_type="application/json"), 413)
     assert error == (
         "The request body is larger than the 1,024 bytes the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE); "
-        "a report request needs only as_of and method."
+        "a report request holds only as_of, method and columns."
     )
     assert not Report.objects.exists()
 
@@ -173,9 +173,9 @@ def test_a_store_id_that_cannot_be_one_is_the_404_page_without_a_query(
     assert "<h1>No store “" in page
 
 
-def test_a_nul_byte_in_the_store_search_box_is_the_404_page(pages, worked_examples):
-    page = page_text(pages.get("/stores/", {"store_id": "a\x00b"}, follow=True), 404)
-    assert "<h1>No store “" in page
+def test_a_nul_byte_in_the_store_search_box_is_a_400_sentence(pages, worked_examples):
+    page = page_text(pages.get("/stores/", {"store_id": "a\x00b"}, follow=True), 400)
+    assert "A store id holds no control characters (such as NUL, tab or a line break)." in page
 
 
 def test_an_unknown_api_url_is_a_json_404(pages):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.conf import Conf
@@ -21,6 +21,7 @@ from django_q.scheduler import scheduler
 
 from monitoring.ingestion import load_feeds
 from reports import actions, generation, snapshot, tasks
+from reports.attention import attention_summary
 from reports.heartbeat import Heartbeat
 from reports.models import Report
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory
@@ -57,11 +58,26 @@ def test_trigger_creates_a_pending_report_and_queues_it_on_commit(worked_example
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"method": "mean"}, "Unknown method 'mean'"), ({"as_of": dt.datetime(2023, 1, 25)}, "timezone-aware")],
+    [
+        ({"method": "mean"}, "Unknown method 'mean'"),
+        ({"columns": "wide"}, "Unknown columns 'wide': use one of basic, extended."),
+        ({"as_of": dt.datetime(2023, 1, 25)}, "timezone-aware"),
+    ],
 )
 def test_trigger_refuses_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         actions.do_trigger_report(**kwargs)
+
+
+def test_the_database_refuses_a_report_with_an_unknown_column_set():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Report.objects.create(columns="wide")
+
+
+def test_the_csv_writer_refuses_an_unknown_column_set_naming_the_sets(worked_examples):
+    figures = generation.compute_report().figures
+    with pytest.raises(ValueError, match="^“wide” is not a column set; choose basic or extended.$"):
+        generation.write_report_csv(figures, io.StringIO(), columns="wide")
 
 
 def test_a_second_delivery_of_the_task_does_nothing(worked_examples):
@@ -165,7 +181,7 @@ def test_a_run_that_lost_its_report_stops_at_its_next_progress_write(worked_exam
     assert (report.status, report.attempts, report.progress, report.error) == ("Running", 2, 0.0, "")
 
 
-def test_a_run_that_lost_its_report_at_the_end_discards_its_csv(worked_examples, monkeypatch, media_root):
+def test_a_run_that_lost_its_report_at_the_end_discards_both_its_csvs(worked_examples, monkeypatch, media_root):
     real = generation.compute_report
 
     def recovered_at_the_end(**kwargs):
@@ -179,6 +195,64 @@ def test_a_run_that_lost_its_report_at_the_end_discards_its_csv(worked_examples,
     report.refresh_from_db()
     assert report.status == "Running"
     assert not report.csv_file
+    assert not report.outages_file
+    assert not list(media_root.rglob("*.csv"))
+
+
+@pytest.mark.parametrize("columns", ["basic", "extended"])
+def test_one_run_writes_the_csv_of_its_columns_and_the_outages_csv_from_the_same_figures(
+    worked_examples, monkeypatch, columns
+):
+    computed = []
+    real = generation.compute_report
+
+    def counted(**kwargs):
+        computed.append(real(**kwargs))
+        return computed[-1]
+
+    monkeypatch.setattr("reports.generation.compute_report", counted)
+    report = Report.objects.create(as_of=at("2023-01-25 12:00"), columns=columns)
+    assert actions.do_run_report(report.pk) == "Complete"
+    report.refresh_from_db()
+    (data,) = computed
+    expected_csv, expected_outages = io.StringIO(), io.StringIO()
+    generation.write_report_csv(data.figures, expected_csv, columns=columns)
+    generation.write_outages_csv(data.figures, data.feeds, expected_outages)
+    with report.csv_file.open("rb") as stored:
+        assert stored.read().decode() == expected_csv.getvalue()
+    with report.outages_file.open("rb") as stored:
+        assert stored.read().decode() == expected_outages.getvalue()
+    assert expected_csv.getvalue().splitlines()[0].count(",") == {"basic": 6, "extended": 16}[columns]
+    assert expected_outages.getvalue().splitlines()[1:] == [
+        "a,2023-01-25T11:15:00+00:00,2023-01-25T12:00:00+00:00,2023-01-25T11:15:00+00:00,2023-01-25T12:00:00+00:00,45.00",
+        "b,2023-01-11T12:00:00+00:00,2023-01-25T11:30:00+00:00,2023-01-11T06:00:00-06:00,2023-01-25T05:30:00-06:00,20130.00",
+    ]
+    # The dashboard's summary comes from the same figures, and is kept with the report.
+    assert report.summary == attention_summary(data.figures, data.feeds)
+
+
+def test_a_complete_report_keeps_the_dashboard_s_summary_of_its_stores(worked_examples):
+    report = Report.objects.create(as_of=at("2023-01-25 12:00"))
+    assert actions.do_run_report(report.pk) == "Complete"
+    report.refresh_from_db()
+    summary = report.summary
+    assert (summary["as_of"], summary["method"], summary["stores"]) == ("2023-01-25T12:00:00+00:00", "last_known", 2)
+    # b was down 23.5 h of the last day, a 0.75 h: b needs attention first.
+    assert [store["store_id"] for store in summary["attention"]] == ["b", "a"]
+    # At 12:00 a's session has just closed and b is active again since 11:30: nobody offline now.
+    assert summary["offline_now"] == []
+
+
+def test_a_run_whose_outages_csv_cannot_be_written_fails_and_leaves_no_file(worked_examples, monkeypatch, media_root):
+    def full(figures, feeds, stream):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("reports.generation.write_outages_csv", full)
+    report = Report.objects.create()
+    assert actions.do_run_report(report.pk) == "Failed"
+    report.refresh_from_db()
+    assert report.error.startswith("The report could not be computed: OSError: [Errno 28] No space left on device.")
+    assert (report.csv_file.name, report.outages_file.name) == ("", "")
     assert not list(media_root.rglob("*.csv"))
 
 

@@ -15,7 +15,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from reports import generation
 from reports.models import Report
+from reports.uptime import EXTENDED_CSV_COLUMNS
 from tests.reports.workers import http, poll, report, running_with_a_heartbeat, trigger, wait_for
 
 # Above the longest wait_for below (300 s), so a stuck worker fails there, with its log.
@@ -52,6 +54,28 @@ def test_a_report_triggered_over_http_completes_in_a_real_worker(live_server, st
     status, _, content = http("GET", answer["download_url"])
     assert status == 200
     assert content.decode() == command_csv("--as-of", "2023-01-25T12:00:00Z")
+    assert report(report_id).worker.rsplit(":", 1)[1] != str(os.getpid())  # another process ran it
+
+
+def test_an_extended_report_and_its_outages_csv_come_from_a_real_worker(live_server, start_worker, worked_examples):
+    start_worker()
+    report_id, location = trigger(live_server, {"as_of": "2023-01-25T12:00:00Z", "columns": "extended"})
+
+    def finished():
+        answer = poll(location)
+        return answer if answer["status"] in ("Complete", "Failed") else None
+
+    answer = wait_for(finished, 120, "the extended report to finish", on_timeout=start_worker.logs)
+    assert (answer["status"], answer["columns"]) == ("Complete", "extended"), answer
+    data = generation.compute_report(as_of=dt.datetime(2023, 1, 25, 12, tzinfo=dt.UTC))
+    expected_csv, expected_outages = io.StringIO(), io.StringIO()
+    generation.write_report_csv(data.figures, expected_csv, columns="extended")
+    generation.write_outages_csv(data.figures, data.feeds, expected_outages)
+    status, _, content = http("GET", answer["download_url"])
+    assert (status, content.decode()) == (200, expected_csv.getvalue())
+    assert content.decode().splitlines()[0] == ",".join(EXTENDED_CSV_COLUMNS)
+    status, headers, content = http("GET", answer["outages_url"])
+    assert (status, headers["Content-Type"], content.decode()) == (200, "text/csv", expected_outages.getvalue())
     assert report(report_id).worker.rsplit(":", 1)[1] != str(os.getpid())  # another process ran it
 
 
