@@ -46,6 +46,48 @@ def test_the_command_runs_the_nearest_method(worked_examples):
     ]
 
 
+def test_extended_columns_add_outages_percentages_and_evidence_after_the_seven(worked_examples):
+    out, _ = run_command("--as-of", "2023-01-25T12:00:00Z", "--columns", "extended")
+    header, *rows = out.splitlines()
+    assert header == HEADER + (
+        ",outages_last_hour,outages_last_day,outages_last_week,uptime_percent_last_hour,uptime_percent_last_day"
+        ",uptime_percent_last_week,longest_outage_last_week,polls_last_hour,polls_last_day,polls_last_week"
+    )
+    # The README's worked examples (rules 10-13): a's evidence is 10:14 and 11:15 (07:00 is
+    # outside its session), b has no hours so both its polls are evidence.
+    assert rows == [
+        "a,15.00,2.25,2.25,45.00,0.75,0.75,1,1,1,25.00,75.00,75.00,0.75,1,2,2",
+        "b,30.00,0.50,0.50,30.00,23.50,167.50,1,1,1,50.00,2.08,0.30,167.50,1,2,2",
+    ]
+
+
+def test_the_basic_columns_are_the_default(worked_examples):
+    default, _ = run_command("--as-of", "2023-01-25T12:00:00Z")
+    basic, _ = run_command("--as-of", "2023-01-25T12:00:00Z", "--columns", "basic")
+    assert default == basic
+    assert default.splitlines()[0] == HEADER
+
+
+def test_the_outages_file_lists_every_store_s_outages(worked_examples, tmp_path):
+    target = tmp_path / "outages.csv"
+    _, err = run_command("--as-of", "2023-01-25T12:00:00Z", "--outages", str(target))
+    assert target.read_text().splitlines() == [
+        "store_id,start_utc,end_utc,start_local,end_local,minutes",
+        # a (zone UTC): inactive from its 11:15 poll to as_of, still going on there.
+        "a,2023-01-25T11:15:00+00:00,2023-01-25T12:00:00+00:00,2023-01-25T11:15:00+00:00,2023-01-25T12:00:00+00:00,45.00",
+        # b: open all the time, inactive from the lookback's start to its 11:30 active poll.
+        "b,2023-01-11T12:00:00+00:00,2023-01-25T11:30:00+00:00,2023-01-11T06:00:00-06:00,2023-01-25T05:30:00-06:00,20130.00",
+    ]
+    assert f"2 outages written to {target}" in err
+
+
+def test_an_unknown_column_set_is_one_line_naming_the_choices():
+    result = manage_py("generate_report", "--columns", "wide")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "argument --columns: invalid choice: 'wide' (choose from 'basic', 'extended')" in result.stderr
+
+
 def test_as_of_defaults_to_the_newest_poll(worked_examples):
     data = compute_report()
     assert data.as_of == at("2023-01-25 11:30")

@@ -1,19 +1,22 @@
 import datetime as dt
 import os
 import sys
+from collections.abc import Callable
+from typing import TextIO
 
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from reports.generation import (
     NoPollsError,
-    ReportData,
     ReportTimeError,
     check_report_time,
     compute_report,
     parse_as_of,
+    write_outages_csv,
     write_report_csv,
 )
+from reports.models import COLUMN_SETS, DEFAULT_COLUMNS
 from reports.uptime import DEFAULT_METHOD, METHODS
 from storemonitor.commands import ProjectCommand
 
@@ -30,17 +33,17 @@ def report_time(text: str | dt.datetime | None) -> dt.datetime | None:
         raise CommandError(f"--as-of {error}") from None
 
 
-def check_report_file(out: str) -> None:
-    """Refuse, before the report is computed, an ``--out`` that names no file that can be written;
-    other reasons (permissions, a name too long) are found when it is written."""
+def check_report_file(out: str, option: str = "--out") -> None:
+    """Refuse, before the report is computed, an ``--out`` (or ``--outages``) that names no file that
+    can be written; other reasons (permissions, a name too long) are found when it is written."""
     # os.path's checks answer False where pathlib's raise (e.g. for a name too long).
     parent = os.path.dirname(out) or "."
     if os.path.isdir(out):
-        raise CommandError(f"--out {out}: is a directory; name the CSV file to write")
+        raise CommandError(f"{option} {out}: is a directory; name the CSV file to write")
     if not os.path.lexists(parent):
-        raise CommandError(f"--out {out}: the directory {parent} does not exist")
+        raise CommandError(f"{option} {out}: the directory {parent} does not exist")
     if not os.path.isdir(parent):
-        raise CommandError(f"--out {out}: {parent} is not a directory")
+        raise CommandError(f"{option} {out}: {parent} is not a directory")
 
 
 class Command(ProjectCommand):
@@ -53,12 +56,25 @@ class Command(ProjectCommand):
             help="report time, e.g. 2023-01-25T18:13:22Z; UTC when it has no offset (default: the newest poll)",
         )
         parser.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD, help="extrapolation method")
+        parser.add_argument(
+            "--columns",
+            choices=tuple(COLUMN_SETS),
+            default=DEFAULT_COLUMNS,
+            help="basic: the seven columns of the assignment (default); extended: also outages, uptime percent "
+            "and evidence polls per window (README rules 10-13)",
+        )
         parser.add_argument("--out", metavar="FILE", help="write the CSV to this file instead of stdout")
+        parser.add_argument(
+            "--outages",
+            metavar="FILE",
+            help="also write every store's outages (store_id,start_utc,end_utc,start_local,end_local,minutes) here",
+        )
 
-    def handle(self, *args, as_of, method, out, **options):
+    def handle(self, *args, as_of, method, out, columns=DEFAULT_COLUMNS, outages=None, **options):
         as_of = report_time(as_of)
-        if out:
-            check_report_file(out)
+        for option, name in (("--out", out), ("--outages", outages)):
+            if name:
+                check_report_file(name, option)
         try:
             check_report_time(as_of)
         except ReportTimeError as error:
@@ -73,18 +89,27 @@ class Command(ProjectCommand):
 
         try:
             data = compute_report(as_of=as_of, method=method, progress=progress)
-            rows = self._write_file(data, out) if out else write_report_csv(data.figures, self.stdout)
+            if out:
+                rows = self._write_file(out, "--out", lambda stream: write_report_csv(data.figures, stream, columns))
+            else:
+                rows = write_report_csv(data.figures, self.stdout, columns)
+            if outages:
+                outage_count = self._write_file(
+                    outages, "--outages", lambda stream: write_outages_csv(data.figures, data.feeds, stream)
+                )
         except NoPollsError as error:
             raise CommandError(str(error)) from None
         finally:
             bar.close()
         as_of_text = data.as_of.isoformat()
         self.stderr.write(f"{rows} stores as of {as_of_text} ({method}){f' written to {out}' if out else ''}")
+        if outages:
+            self.stderr.write(f"{outage_count} outages written to {outages}")
 
-    def _write_file(self, data: ReportData, out: str) -> int:
+    def _write_file(self, name: str, option: str, write: Callable[[TextIO], int]) -> int:
         try:
-            with open(out, "w", newline="", encoding="utf-8") as stream:
-                return write_report_csv(data.figures, stream)
+            with open(name, "w", newline="", encoding="utf-8") as stream:
+                return write(stream)
         except OSError as error:
             reason = error.strerror or str(error)
-            raise CommandError(f"--out {out}: cannot write the report there ({reason})") from None
+            raise CommandError(f"{option} {name}: cannot write the report there ({reason})") from None
