@@ -8,7 +8,12 @@ Requests each page in-process with Django's test client as a temporary staff use
 (``bench-admin``, deleted with its session at the end), several times, and prints the median
 wall time, the number of queries and the slowest query. Nothing is asserted (the machine is
 shared and noisy); the tests bound the query counts. Needs a database that `load_csvs` filled,
-e.g. 14,000 stores and ~1.9 M polls.
+e.g. 14,000 stores and ~1.9 M polls, migrated to the code measured.
+
+The store page is measured for the first store by id and for the store with the most downtime
+in the last day (the top of "stores needing attention", so one with outages to list); the
+dashboard before and after a Complete report holding the summary is there. That report is
+made for the run (a full report computed in-process, a few seconds) and deleted at the end.
 """
 
 import os
@@ -40,16 +45,41 @@ def main() -> None:
     user, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
     client = Client()
     client.force_login(user)
+    summary_reports = []
     try:
-        measure(client, connection, settings, repeat=int(os.environ.get("BENCH_REPEAT", "5")))
+        measure(client, connection, settings, int(os.environ.get("BENCH_REPEAT", "5")), summary_reports)
     finally:
         client.logout()
         user.delete()
+        for report in summary_reports:
+            report.delete()
 
 
-def measure(client, connection, settings, repeat: int) -> None:
-    from django.test.utils import CaptureQueriesContext
+def summary_report():
+    """A Complete report holding the dashboard's summary as of the newest poll."""
+    from django.utils import timezone
 
+    from reports.attention import attention_summary
+    from reports.generation import compute_report
+    from reports.models import Report
+
+    started = time.perf_counter()
+    data = compute_report()
+    summary = attention_summary(data.figures, data.feeds)
+    print(f"(a full report and its summary for the dashboard: {time.perf_counter() - started:.1f} s)")
+    now = timezone.now()
+    return Report.objects.create(
+        status=Report.Status.COMPLETE,
+        progress=1.0,
+        as_of=data.as_of,
+        store_count=data.store_count,
+        started_at=now,
+        finished_at=now,
+        summary=summary,
+    )
+
+
+def measure(client, connection, settings, repeat: int, summary_reports: list) -> None:
     from monitoring.models import StatusPoll, Store
 
     store = Store.objects.order_by("store_id").values_list("pk", "store_id").first()
@@ -76,8 +106,9 @@ def measure(client, connection, settings, repeat: int) -> None:
         ),
         ("poll change page", f"/admin/monitoring/statuspoll/{poll_pk}/change/"),
         ("reports list", "/admin/reports/report/"),
-        ("dashboard", "/"),
+        ("dashboard, no report's summary", "/"),
         ("store week page", f"/stores/{store[1]}/"),
+        ("store search, part of an id", f"/stores/?store_id={store[1][-6:]}"),
     ]
     print(
         f"{connection.vendor} {settings.DATABASES['default'].get('NAME')}: "
@@ -85,18 +116,31 @@ def measure(client, connection, settings, repeat: int) -> None:
     )
     print(f"{'page':34} {'status':>6} {'median':>9} {'max':>9} {'queries':>7}  slowest query")
     for name, url in pages:
-        times = []
-        for _ in range(repeat):
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                response = client.get(url)
-                times.append(time.perf_counter() - started)
-        slowest = max(queries.captured_queries, key=lambda q: float(q["time"]), default={"time": "0", "sql": ""})
-        print(
-            f"{name:34} {response.status_code:>6} {statistics.median(times) * 1000:>7.0f}ms "
-            f"{max(times) * 1000:>7.0f}ms {len(queries):>7}  {float(slowest['time']) * 1000:.0f}ms "
-            f"{slowest['sql'][:70]}"
-        )
+        measure_page(client, connection, name, url, repeat)
+    summary_reports.append(summary_report())
+    attention = summary_reports[-1].summary["attention"]
+    pages = [("dashboard, with a report's summary", "/")]
+    if attention:
+        pages.append(("store week page, most downtime", f"/stores/{attention[0]['store_id']}/"))
+    for name, url in pages:
+        measure_page(client, connection, name, url, repeat)
+
+
+def measure_page(client, connection, name: str, url: str, repeat: int) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    times = []
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append(time.perf_counter() - started)
+    slowest = max(queries.captured_queries, key=lambda q: float(q["time"]), default={"time": "0", "sql": ""})
+    print(
+        f"{name:34} {response.status_code:>6} {statistics.median(times) * 1000:>7.0f}ms "
+        f"{max(times) * 1000:>7.0f}ms {len(queries):>7}  {float(slowest['time']) * 1000:.0f}ms "
+        f"{slowest['sql'][:70]}"
+    )
 
 
 def _estimate(connection) -> int:

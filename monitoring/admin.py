@@ -7,8 +7,11 @@ table: ``show_full_result_count`` is off and its paginator uses the planner's es
 
 from typing import ClassVar
 
+from django import forms
 from django.contrib import admin
 from django.db.models import F, OuterRef, Subquery
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from monitoring.big_tables import EstimatedCountPaginator, ProbedDatetimesQuerySet
 from monitoring.hours import summarize_hours
@@ -51,17 +54,46 @@ class LatestStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+# The admin's labels, not the models' verbose names: those would need a migration.
+class TimezoneForm(forms.ModelForm):
+    class Meta:
+        model = Timezone
+        fields = ("timezone_str",)
+        labels = {"timezone_str": "Time zone"}
+        help_texts = {"timezone_str": "A tz database name, e.g. America/New_York."}
+
+
+class BusinessHoursForm(forms.ModelForm):
+    class Meta:
+        model = BusinessHours
+        fields = ("day_of_week", "start_time_local", "end_time_local")
+        labels = {"day_of_week": "Day", "start_time_local": "Opens (local)", "end_time_local": "Closes (local)"}
+        # Plain time inputs: the admin's "Now" clock buttons mean nothing for opening hours.
+        widgets = {
+            "start_time_local": forms.TimeInput(attrs={"type": "time", "step": 1}, format="%H:%M:%S"),
+            "end_time_local": forms.TimeInput(attrs={"type": "time", "step": 1}, format="%H:%M:%S"),
+        }
+
+
 class TimezoneInline(admin.StackedInline):
     model = Timezone
+    form = TimezoneForm
     max_num = 1
     extra = 0
-    verbose_name = verbose_name_plural = f"time zone (none: {DEFAULT_ZONE_LABEL})"
+    verbose_name = verbose_name_plural = "Time zone"
 
 
 class BusinessHoursInline(admin.TabularInline):
     model = BusinessHours
+    form = BusinessHoursForm
     extra = 0
-    verbose_name_plural = "business hours (none: open 24/7)"
+    verbose_name = "business hours row"  # "Add another Business hours row"
+    verbose_name_plural = "Business hours"
+
+
+def wrappable_zone(name: str) -> str:
+    """A zone name that may wrap after its slashes in a narrow column (America/<wbr>Los_Angeles)."""
+    return format_html_join(mark_safe("/<wbr>"), "{}", ((part,) for part in name.split("/")))
 
 
 def with_newest_poll(queryset):
@@ -75,30 +107,54 @@ def with_newest_poll(queryset):
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ("store_id", "time_zone", "hours", "newest_poll", "newest_status")
+    list_display: tuple[str, ...] = ("store_id", "time_zone", "hours", "newest_poll", "newest_status")
     list_filter = (TimezoneFilter, LatestStatusFilter)
     search_fields = ("store_id",)
     list_select_related = ("timezone",)
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # counts per filter option would scan every store
     list_per_page = 100
+    # What the reports use (the defaults when the feeds gave nothing); the inlines edit it.
     # reports.admin adds the store's report figures and its week page.
-    fields: ClassVar[tuple[str, ...]] = ("store_id",)
-    readonly_fields: ClassVar[tuple[str, ...]] = ()
+    fields: ClassVar[tuple[str, ...]] = ("store_id", "zone_used", "hours_used")
+    readonly_fields: ClassVar[tuple[str, ...]] = ("zone_used", "hours_used")
     inlines = (TimezoneInline, BusinessHoursInline)
+
+    class Media:
+        css = {"all": ("storemonitor/admin.css",)}
+
+    def get_fields(self, request, obj=None):
+        # A store being added has nothing to show yet but its id (and the inlines).
+        fields = super().get_fields(request, obj)
+        return fields if obj is not None else [f for f in fields if f not in self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The feeds know a store by its id: typed when adding, fixed after that.
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if obj is None else ("store_id", *readonly)
 
     def get_queryset(self, request):
         return with_newest_poll(super().get_queryset(request)).prefetch_related("business_hours")
 
     @admin.display(description="time zone", ordering="timezone__timezone_str")
     def time_zone(self, store):
-        return store.timezone.timezone_str if hasattr(store, "timezone") else DEFAULT_ZONE_LABEL
+        if hasattr(store, "timezone"):
+            return wrappable_zone(store.timezone.timezone_str)
+        return format_html('{} <span class="default-zone">(default)</span>', wrappable_zone(DEFAULT_TIMEZONE))
 
     @admin.display(description="business hours")
     def hours(self, store):
         return summarize_hours(
             (h.day_of_week, h.start_time_local, h.end_time_local) for h in store.business_hours.all()
         )
+
+    @admin.display(description="time zone used")
+    def zone_used(self, store):
+        return store.timezone_name if hasattr(store, "timezone") else DEFAULT_ZONE_LABEL
+
+    @admin.display(description="business hours used")
+    def hours_used(self, store):
+        return self.hours(store)
 
     # Stores without polls sort as the oldest on every database (NULLs differ otherwise).
     @admin.display(description="newest poll (UTC)", ordering=F("newest_poll_time").asc(nulls_first=True))

@@ -13,6 +13,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import admin, messages
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
@@ -20,9 +21,9 @@ from django.views.decorators.http import require_POST
 from monitoring.admin import StoreAdmin
 from monitoring.models import Store
 from reports.actions import do_trigger_report
-from reports.forms import ReportParametersForm
+from reports.forms import GenerateReportForm
 from reports.generation import NoPollsError
-from reports.models import Report
+from reports.models import DEFAULT_COLUMNS, Report
 from reports.retention import FINISHED
 from reports.store_week import store_figures
 from reports.uptime import DEFAULT_METHOD
@@ -30,19 +31,19 @@ from reports.uptime import DEFAULT_METHOD
 
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
+    # Fits a 1280 px window with the admin's sidebars open (tests/reports/test_pages_browser.py):
+    # progress shows in the status cell while it runs, the method under the as of, and when a
+    # report is pruned in the created cell's tooltip and on the report's page.
     list_display = (
         "report_id",
-        "status",
-        "progress_bar",
-        "as_of_utc",
-        "method_name",
+        "status_text",
+        "as_of_and_method",
         "stores",
         "duration_text",
         "download",
         "created",
-        "pruned_after",
     )
-    list_filter = ("status", "method")
+    list_filter = ("status", "method", "columns")
     search_fields = ("=report_id",)
     date_hierarchy = "created_at"
     show_full_result_count = False
@@ -54,16 +55,21 @@ class ReportAdmin(admin.ModelAdmin):
         "progress_bar",
         "as_of_utc",
         "method",
+        "columns",
         "store_count",
         "created_at",
         "started_at",
         "finished_at",
         "duration_text",
         "download",
+        "outages_download",
         "error",
         "retention",
     )
     readonly_fields = fields
+
+    class Media:
+        css = {"all": ("storemonitor/admin.css",)}
 
     def has_add_permission(self, request):
         return False  # reports are generated, not typed in
@@ -76,33 +82,43 @@ class ReportAdmin(admin.ModelAdmin):
         return [path("generate/", generate, name="reports_report_generate")] + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "generate_form": ReportParametersForm()}
+        extra_context = {**(extra_context or {}), "generate_form": GenerateReportForm()}
         return super().changelist_view(request, extra_context)
 
     def generate_view(self, request):
-        form = ReportParametersForm(request.POST)
+        form = GenerateReportForm(request.POST)
         if form.is_valid():
-            report = do_trigger_report(as_of=form.cleaned_data["as_of"], method=form.cleaned_data["method"])
+            report = do_trigger_report(
+                as_of=form.cleaned_data["as_of"],
+                method=form.cleaned_data["method"],
+                columns=form.cleaned_data["columns"],
+            )
             self.message_user(request, f"Report {report.report_id} queued.", messages.SUCCESS)
         else:
             self.message_user(request, f"No report started. {form.errors_as_sentence()}", messages.ERROR)
         return redirect("admin:reports_report_changelist")
 
-    @admin.action(description="Generate a new report with the same as of and method")
+    @admin.action(description="Generate again (same settings)")
     def generate_like_selected(self, request, queryset):
-        started = [do_trigger_report(as_of=r.as_of, method=r.method) for r in queryset]
+        started = [do_trigger_report(as_of=r.as_of, method=r.method, columns=r.columns) for r in queryset]
         self.message_user(
             request, f"{len(started)} report(s) queued: {', '.join(r.report_id for r in started)}.", messages.SUCCESS
         )
+
+    @admin.display(description="status", ordering="status")
+    def status_text(self, report):
+        """The status, and what makes a finished report not a good one: its error, or no stores
+        (the dashboard's words, from the same template)."""
+        status = render_to_string("includes/report_status.html", {"report": report})
+        if report.status in FINISHED:
+            return status
+        return format_html("{}<br>{}", status, self.progress_bar(report))
 
     @admin.display(description="progress", ordering="progress")
     def progress_bar(self, report):
         percent = round(report.progress * 100)
         return format_html(
-            '<span style="white-space:nowrap"><progress max="100" value="{}" style="width:5em;'
-            'vertical-align:middle"></progress> {}%</span>',
-            percent,
-            percent,
+            '<span class="progress"><progress max="100" value="{}"></progress> {}%</span>', percent, percent
         )
 
     @admin.display(description="as of (UTC)", ordering="as_of")
@@ -112,9 +128,11 @@ class ReportAdmin(admin.ModelAdmin):
             return "newest poll (when it runs)"
         return f"{report.as_of.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S.%f}".rstrip("0").rstrip(".")
 
-    @admin.display(description="method", ordering="method")
-    def method_name(self, report):
-        return report.method
+    @admin.display(description="as of (UTC), method", ordering="as_of")
+    def as_of_and_method(self, report):
+        # The column set only when it is not the assignment's seven columns.
+        extra = "" if report.columns == DEFAULT_COLUMNS else f", {report.columns}"
+        return format_html('{}<br><span class="method">{}{}</span>', self.as_of_utc(report), report.method, extra)
 
     @admin.display(description="stores", ordering="store_count")
     def stores(self, report):
@@ -122,11 +140,11 @@ class ReportAdmin(admin.ModelAdmin):
 
     @admin.display(description="created (UTC)", ordering="created_at")
     def created(self, report):
-        return f"{report.created_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"
-
-    @admin.display(description="pruned after (UTC)", ordering="created_at")
-    def pruned_after(self, report):
-        return f"{report.kept_until.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"
+        return format_html(
+            '<span title="Pruned after {} UTC">{}</span>',
+            f"{report.kept_until.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}",
+            f"{report.created_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}",
+        )
 
     @admin.display(description="pruned")
     def retention(self, report):
@@ -138,16 +156,28 @@ class ReportAdmin(admin.ModelAdmin):
             text += f" Not while it is {report.status}: at the first prune after it finishes."
         return text
 
-    @admin.display(description="duration")
+    @admin.display(description="run time")
     def duration_text(self, report):
         duration = report.duration
-        return "-" if duration is None else f"{duration.total_seconds():.1f} s"
+        return "-" if duration is None else f"{duration.total_seconds():.1f}\N{NO-BREAK SPACE}s"
 
     @admin.display(description="CSV")
     def download(self, report):
         if report.status != Report.Status.COMPLETE:
             return "-"
-        return format_html('<a href="{}" download>download</a>', reverse("report-csv", args=[report.report_id]))
+        csv_link = format_html('<a href="{}" download>CSV</a>', reverse("report-csv", args=[report.report_id]))
+        if not report.outages_file:
+            return csv_link
+        return format_html("{}<br>{}", csv_link, self.outages_download(report))
+
+    @admin.display(description="outages CSV")
+    def outages_download(self, report):
+        """Every store's outages, written by the same job (reports completed before outages were
+        kept have none)."""
+        if report.status != Report.Status.COMPLETE or not report.outages_file:
+            return "-"
+        url = reverse("report-outages-csv", args=[report.report_id])
+        return format_html('<a href="{}" download title="every store\'s outages">outages</a>', url)
 
 
 admin.site.unregister(Store)
@@ -157,6 +187,8 @@ admin.site.unregister(Store)
 class StoreWithReportAdmin(StoreAdmin):
     """The stores admin with the store's report row (as of the newest poll) and its week page."""
 
+    # The store's page, by store id, beside the admin's own link (by the internal number).
+    list_display = (StoreAdmin.list_display[0], "page_link", *StoreAdmin.list_display[1:])
     fields = (*StoreAdmin.fields, "figures", "week_page")
     readonly_fields = (*StoreAdmin.readonly_fields, "figures", "week_page")
 
@@ -165,8 +197,6 @@ class StoreWithReportAdmin(StoreAdmin):
 
     @admin.display(description="report figures")
     def figures(self, store: Store) -> str:
-        if store.pk is None:
-            return "-"
         try:
             report = store_figures(store.store_id)
         except NoPollsError as error:
@@ -190,9 +220,12 @@ class StoreWithReportAdmin(StoreAdmin):
             DEFAULT_METHOD,
         )
 
-    @admin.display(description="week page")
-    def week_page(self, store: Store) -> str:
-        if store.pk is None:
-            return "-"
+    @admin.display(description="page")
+    def page_link(self, store: Store) -> str:
         url = reverse("store-week", args=[store.store_id])
-        return format_html('<a href="{}">The last week as a timeline: {}</a>', url, url)
+        return format_html('<a href="{}" title="The store\'s page: its last week and figures">week</a>', url)
+
+    @admin.display(description="store page")
+    def week_page(self, store: Store) -> str:
+        url = reverse("store-week", args=[store.store_id])
+        return format_html('<a href="{}">{}</a>: its last week as a timeline, and its figures', url, url)

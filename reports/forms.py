@@ -1,4 +1,4 @@
-"""The report parameters (as_of, method) as typed in the pages and the admin."""
+"""The report parameters (as_of, method, columns) as typed in the pages and the admin."""
 
 import datetime as dt
 from typing import Any
@@ -7,8 +7,8 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 
 from reports.generation import NoPollsError, ReportTimeError, check_report_time, parse_as_of
-from reports.models import METHOD_CHOICES
-from reports.uptime import DEFAULT_METHOD
+from reports.models import COLUMN_SETS, DEFAULT_COLUMNS, METHOD_CHOICES
+from reports.uptime import DEFAULT_METHOD, METHODS
 
 
 class AsOfField(forms.CharField):
@@ -37,7 +37,13 @@ class ReportParametersForm(forms.Form):
         help_text="Default: the newest poll.",
         widget=forms.TextInput(attrs={"placeholder": "newest poll", "autocomplete": "off"}),
     )
-    method = forms.ChoiceField(choices=METHOD_CHOICES, required=False, initial=DEFAULT_METHOD)
+    method = forms.ChoiceField(
+        choices=METHOD_CHOICES,
+        required=False,
+        initial=DEFAULT_METHOD,
+        # The same sentence as the API's (reports.api.serializers).
+        error_messages={"invalid_choice": f"“%(value)s” is not a method; choose {' or '.join(METHODS)}."},
+    )
 
     def __init__(self, *args: Any, require_polls: bool = True, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -65,3 +71,25 @@ class ReportParametersForm(forms.Form):
             else f"{self.fields[name].label or name}: {' '.join(str(error) for error in errors)}"
             for name, errors in self.errors.items()
         )
+
+
+# What each column set adds, in the dashboard's words.
+COLUMNS_LABELS = {
+    "basic": "basic: the 7 columns of the assignment",
+    "extended": "extended: plus outages, uptime % and evidence polls",
+}
+
+
+class GenerateReportForm(ReportParametersForm):
+    """The dashboard's report form: as_of and method, and which columns its CSV has."""
+
+    columns = forms.ChoiceField(
+        choices=[(name, COLUMNS_LABELS.get(name, name)) for name in COLUMN_SETS],
+        required=False,
+        initial=DEFAULT_COLUMNS,
+        label="Columns",
+        error_messages={"invalid_choice": f"“%(value)s” is not a column set; choose {' or '.join(COLUMN_SETS)}."},
+    )
+
+    def clean_columns(self) -> str:
+        return self.cleaned_data["columns"] or DEFAULT_COLUMNS

@@ -4,6 +4,10 @@ Pure (numpy and the calculator's zone conversion, no Django), so it is tested on
 spans drawn are the calculator's own sessions and status segments cut to the week window
 ``[as_of - 7 days, as_of)``, so their lengths add up to the report's week figures exactly.
 
+Outages (the calculator's, rule 10) are marked where they lie, numbered as the page lists
+them; business time farther than a radius from every evidence poll (rule 6) is *assumed*: its
+status was carried there from a poll that far away or more.
+
 The x axis of every row is real time elapsed since the row's local midnight, at the same scale
 in every row: a daylight-saving day of 23 hours ends an hour short of 24:00, one of 25 hours
 runs an hour past it (the axis then extends to 25:00), and each row carries its own local hour
@@ -61,6 +65,25 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class OutageMark:
+    """The part of an outage inside one day row. ``number`` is the outage's place in the list
+    given to ``week_timeline`` (1 = the first); ``first`` and ``last`` say the outage begins and
+    ends in this row; ``ongoing`` says it goes on past as_of."""
+
+    number: int
+    start_us: int
+    end_us: int
+    offset_us: int
+    first: bool
+    last: bool
+    ongoing: bool
+
+    @property
+    def duration_us(self) -> int:
+        return self.end_us - self.start_us
+
+
+@dataclass(frozen=True)
 class DayRow:
     """One local date from local midnight to the next; only ``[visible_start_us, visible_end_us)``
     lies in the week window."""
@@ -75,6 +98,8 @@ class DayRow:
     polls: list[Tick] = field(default_factory=list)
     hour_marks: list[Tick] = field(default_factory=list)
     clock_changes: list[Tick] = field(default_factory=list)
+    outages: list[OutageMark] = field(default_factory=list)
+    assumed: list[Span] = field(default_factory=list)
 
     @property
     def length_us(self) -> int:
@@ -105,6 +130,13 @@ class WeekTimeline:
     def business_us(self) -> int:
         return sum(s.duration_us for day in self.days for s in day.sessions)
 
+    def outage_us(self) -> int:
+        """Total length of the drawn outage parts (equals the week's downtime)."""
+        return sum(mark.duration_us for day in self.days for mark in day.outages)
+
+    def assumed_us(self) -> int:
+        return sum(s.duration_us for day in self.days for s in day.assumed)
+
 
 def week_timeline(
     zone: str,
@@ -113,12 +145,15 @@ def week_timeline(
     segments: tuple[np.ndarray, np.ndarray, np.ndarray],
     polls: tuple[np.ndarray, np.ndarray],
     length_us: int = WEEK_US,
+    outages: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    assumed: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> WeekTimeline:
     """The window ``[as_of - length, as_of)`` of one store, split into its local days.
 
     ``sessions`` is (start, end), ``segments`` (start, end, active) and ``polls`` (time, active),
     all of that one store in UTC microseconds. Polls at ``as_of`` itself are kept (the report
-    reads polls up to and including it).
+    reads polls up to and including it). ``outages`` (start, end, ongoing) are numbered from 1
+    in the order given; ``assumed`` (start, end) is business time to hatch (``assumed_spans``).
     """
     start_us = as_of_us - length_us
     session_start, session_end = (np.asarray(a, dtype=np.int64) for a in sessions)
@@ -126,6 +161,10 @@ def week_timeline(
     segment_active = np.asarray(segments[2], dtype=bool)
     poll_time = np.asarray(polls[0], dtype=np.int64)
     poll_active = np.asarray(polls[1], dtype=bool)
+    no_spans = np.zeros(0, dtype=np.int64)
+    outage_start, outage_end = (np.asarray(a, dtype=np.int64) for a in (outages or (no_spans, no_spans))[:2])
+    outage_ongoing = np.asarray(outages[2] if outages else no_spans, dtype=bool)
+    assumed_start, assumed_end = (np.asarray(a, dtype=np.int64) for a in (assumed or (no_spans, no_spans)))
 
     days = []
     for date, day_start, day_end in local_days(zone, start_us, as_of_us):
@@ -147,6 +186,8 @@ def week_timeline(
                 ],
                 hour_marks=_hour_marks(zone, day_start, day_end),
                 clock_changes=_clock_changes(zone, day_start, day_end),
+                outages=_outage_marks(outage_start, outage_end, outage_ongoing, low, high, day_start),
+                assumed=_cut(assumed_start, assumed_end, None, low, high, day_start),
             )
         )
     return WeekTimeline(zone=zone, as_of_us=as_of_us, start_us=start_us, days=days)
@@ -181,6 +222,61 @@ def _cut(start, end, active, low, high, day_start) -> list[Span]:
         for s, e, a in zip(cut_start, cut_end, statuses, strict=True)
     ]
     return sorted(spans, key=lambda span: span.start_us)
+
+
+def _outage_marks(start, end, ongoing, low, high, day_start) -> list[OutageMark]:
+    """The outages overlapping ``[low, high)``, cut to it, numbered by their place in the input."""
+    chosen = np.flatnonzero((end > low) & (start < high))
+    return [
+        OutageMark(
+            number=index + 1,
+            start_us=max(whole_start, low),
+            end_us=min(whole_end, high),
+            offset_us=max(whole_start, low) - day_start,
+            first=whole_start >= low,
+            last=whole_end <= high,
+            ongoing=goes_on,
+        )
+        for index, whole_start, whole_end, goes_on in zip(
+            chosen.tolist(), start[chosen].tolist(), end[chosen].tolist(), ongoing[chosen].tolist(), strict=True
+        )
+    ]
+
+
+def evidence_times(poll_us: np.ndarray, session_start: np.ndarray, session_end: np.ndarray) -> np.ndarray:
+    """One store's evidence polls (rule 6), sorted: those inside its sessions (sorted, disjoint
+    ``[start, end)``), or all its polls when none is inside."""
+    times = np.sort(np.asarray(poll_us, dtype=np.int64))
+    session = np.searchsorted(session_start, times, side="right") - 1
+    inside = (session >= 0) & (times < np.asarray(session_end)[np.maximum(session, 0)])
+    chosen: np.ndarray = times[inside] if inside.any() else times
+    return chosen
+
+
+def assumed_spans(
+    session_start: np.ndarray, session_end: np.ndarray, evidence_us: np.ndarray, radius_us: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of sessions (sorted, disjoint) farther than ``radius_us`` from every evidence
+    poll, as (start, end): there the status was carried from a poll that far away or more."""
+    evidence = np.sort(np.asarray(evidence_us, dtype=np.int64))
+    near_start, near_end = evidence - radius_us, evidence + radius_us
+    # Equal lengths, sorted starts: the ends are sorted too, so neighbours merge in one pass.
+    opens = np.r_[True, near_start[1:] > near_end[:-1]] if len(evidence) else np.zeros(0, dtype=bool)
+    closes = np.r_[opens[1:], True] if len(evidence) else opens
+    lowest, highest = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    gap_start = np.r_[lowest, near_end[closes]]
+    gap_end = np.r_[near_start[opens], highest]
+    session_start, session_end = (np.asarray(a, dtype=np.int64) for a in (session_start, session_end))
+    # Each session meets the gaps first..last-1 (both lists are sorted and disjoint).
+    first = np.searchsorted(gap_end, session_start, side="right")
+    last = np.searchsorted(gap_start, session_end, side="left")
+    counts = np.maximum(last - first, 0)
+    session = np.repeat(np.arange(len(session_start)), counts)
+    gap = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts - first, counts)
+    start = np.maximum(gap_start[gap], session_start[session])
+    end = np.minimum(gap_end[gap], session_end[session])
+    kept = end > start
+    return start[kept], end[kept]
 
 
 def _hour_marks(zone: str, day_start: int, day_end: int) -> list[Tick]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from reports.timeline import HOUR_US, DayRow, Span, Tick, WeekTimeline
+from reports.timeline import HOUR_US, DayRow, OutageMark, Span, Tick, WeekTimeline
 from reports.uptime.inputs import MICROSECONDS_PER_DAY
 from reports.uptime.zones import utc_to_local
 
@@ -22,6 +22,7 @@ ROW_HEIGHT = 42
 TICK_HEIGHT = 9  # poll ticks sit above the band
 BAND_HEIGHT = 24  # business sessions
 STATUS_INSET = 5  # status bars sit inside the session band
+OUTAGE_OUTSET = 2  # an outage's outline stands this far around its red bar
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,20 @@ def draw_week(timeline: WeekTimeline) -> Drawing:
                 "hidden": _hidden_parts(day, x, width),
                 "sessions": [_span(s, x, width, local) for s in day.sessions],
                 "segments": [_span(s, x, width, local) for s in day.segments],
+                "outages": [_outage(o, x, width, local) for o in day.outages],
+                "outage_top": band_top + STATUS_INSET - OUTAGE_OUTSET,
+                "outage_height": BAND_HEIGHT - 2 * STATUS_INSET + 2 * OUTAGE_OUTSET,
+                "assumed": [
+                    {
+                        "x": x(s.offset_us),
+                        "width": width(s.duration_us),
+                        "start_us": s.start_us,
+                        "end_us": s.end_us,
+                        "title": f"assumed {_clock_text(local(s.start_us))}–{_clock_text(local(s.end_us))}: "
+                        "no evidence poll near",
+                    }
+                    for s in day.assumed
+                ],
                 "polls": [
                     {
                         "x": x(p.offset_us),
@@ -132,7 +147,21 @@ def _span(span: Span, x, width, local: Callable[[int], int]) -> dict:
         "end_us": span.end_us,
         "seconds": _seconds_text(span.duration_us),
         "active": span.active,
-        "title": f"{what} {start}–{end} ({_duration_text(span.duration_us)})",
+        "title": f"{what} {start}–{end} ({duration_text(span.duration_us)})",
+    }
+
+
+def _outage(mark: OutageMark, x, width, local: Callable[[int], int]) -> dict:
+    start, end = _clock_text(local(mark.start_us)), _clock_text(local(mark.end_us))
+    return {
+        "x": x(mark.offset_us),
+        "width": width(mark.duration_us),
+        "number": mark.number,
+        "first": mark.first,
+        "ongoing": mark.ongoing and mark.last,
+        "start_us": mark.start_us,
+        "end_us": mark.end_us,
+        "title": f"outage {mark.number}: {start}–{end}{', ongoing at as of' if mark.ongoing and mark.last else ''}",
     }
 
 
@@ -171,7 +200,7 @@ def _seconds_text(duration_us: int) -> str:
     return f"{seconds}.{micros:06d}"
 
 
-def _duration_text(duration_us: int) -> str:
+def duration_text(duration_us: int) -> str:
     minutes = round(duration_us / 60_000_000)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

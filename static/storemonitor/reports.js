@@ -1,13 +1,56 @@
-// Keeps the dashboard's "Recent reports" table current by polling the JSON API
-// (GET /api/reports/): every second while a report is Pending or Running, every 10 s otherwise.
+// The dashboard's "Recent reports" table: kept current by polling the JSON API (GET /api/reports/)
+// every second while a report is Pending or Running, every 10 s otherwise; and a Copy button
+// beside each report id. Rows are built as templates/includes/report_row.html builds them; the
+// page works without this file (whole ids, JSON and CSV links, no copy button).
 (function () {
   "use strict";
   var table = document.getElementById("reports-table");
-  if (!table || !window.fetch) return;
+  if (!table) return;
   var body = table.tBodies[0];
   var api = table.dataset.api;
   var limit = parseInt(table.dataset.limit, 10) || 10;
-  var BUSY_MS = 1000, IDLE_MS = 10000, ERROR_MS = 5000;
+  var newReport = table.dataset.newReport || "";
+  var BUSY_MS = 1000, IDLE_MS = 10000, ERROR_MS = 5000, COPIED_MS = 1500;
+
+  // --- Copying a report id ------------------------------------------------------------------
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    // Plain http on another host has no clipboard API: copy a selection instead.
+    return new Promise(function (resolve, reject) {
+      var scratch = document.createElement("textarea");
+      scratch.value = text;
+      scratch.setAttribute("readonly", "");
+      scratch.style.position = "fixed";
+      scratch.style.opacity = "0";
+      document.body.appendChild(scratch);
+      scratch.select();
+      var copied = false;
+      try { copied = document.execCommand("copy"); } catch (error) { copied = false; }
+      scratch.remove();
+      if (copied) resolve(); else reject(new Error("copy refused"));
+    });
+  }
+
+  table.addEventListener("click", function (event) {
+    var button = event.target.closest("button.copy-id");
+    if (!button) return;
+    copyText(button.dataset.copy).then(
+      function () { flash(button, "Copied"); },
+      function () { flash(button, "Select and copy"); }
+    );
+  });
+
+  function flash(button, text) {
+    button.textContent = text;
+    window.setTimeout(function () { button.textContent = "Copy"; }, COPIED_MS);
+  }
+
+  function showCopyButtons() {
+    table.querySelectorAll("button.copy-id").forEach(function (button) { button.hidden = false; });
+  }
+
+  // --- Rows from the API --------------------------------------------------------------------
 
   function cell(row, className) {
     var td = document.createElement("td");
@@ -16,34 +59,72 @@
     return td;
   }
 
+  function span(className, text) {
+    var element = document.createElement("span");
+    element.className = className;
+    element.textContent = text;
+    return element;
+  }
+
   function utcText(iso) {
     // "2023-01-25T18:13:22.479220Z" -> "2023-01-25 18:13:22" (the server's format)
     return iso ? iso.replace("T", " ").replace(/(\.\d+)?(Z|[+-]00:00)$/, "") : "newest poll";
   }
 
+  function idCell(row, report) {
+    var td = cell(row, "report-id");
+    var code = document.createElement("code");
+    code.className = "id";
+    code.textContent = report.report_id;
+    td.append(code, " ");
+    var actions = span("id-actions", "");
+    var copy = document.createElement("button");
+    copy.type = "button";
+    copy.className = "copy-id";
+    copy.dataset.copy = report.report_id;
+    copy.setAttribute("aria-label", "Copy report id " + report.report_id);
+    copy.textContent = "Copy";
+    var json = document.createElement("a");
+    json.href = report.url;
+    json.title = "The report as JSON (GET /api/reports/" + report.report_id + "/)";
+    json.textContent = "JSON";
+    actions.append(copy, " ", json);
+    td.appendChild(actions);
+  }
+
+  function note(text, title) {
+    var element = span("status-note", text);
+    if (title) element.title = title;
+    return element;
+  }
+
+  // As templates/includes/report_status.html: a finished report that is not a good one says why.
+  function statusCell(row, report) {
+    var td = cell(row, "status-cell");
+    var empty = report.status === "Complete" && report.store_count === 0;
+    if (report.status === "Failed") {
+      td.append(span("status status-failed", "Failed"), " ",
+        note(report.error || "It stopped without saying why.", report.error));
+    } else if (empty) {
+      td.append(span("status status-empty", "Complete"), " ", span("status-note", "0 stores — nothing to report"));
+    } else {
+      td.appendChild(span("status status-" + report.status.toLowerCase(), report.status));
+    }
+  }
+
   function rowFor(report) {
     var row = document.createElement("tr");
+    row.id = "report-" + report.report_id;
     row.dataset.reportId = report.report_id;
     row.dataset.status = report.status;
-    var code = document.createElement("code");
-    code.title = report.report_id;
-    code.textContent = report.report_id.length > 9 ? report.report_id.slice(0, 8) + "…" : report.report_id;
-    cell(row, "report-id").appendChild(code);
-    var status = document.createElement("span");
-    status.className = "status status-" + report.status.toLowerCase();
-    status.textContent = report.status;
-    if (report.error) status.title = report.error;
-    cell(row).appendChild(status);
+    if (report.report_id === newReport) row.className = "new-report";
+    idCell(row, report);
+    statusCell(row, report);
     var progressCell = cell(row, "progress-cell");
     var bar = document.createElement("progress");
     bar.max = 1;
     bar.value = report.progress;
-    var pct = document.createElement("span");
-    pct.className = "pct";
-    pct.textContent = Math.round(report.progress * 100) + "%";
-    progressCell.appendChild(bar);
-    progressCell.appendChild(document.createTextNode(" "));
-    progressCell.appendChild(pct);
+    progressCell.append(bar, " ", span("pct", Math.round(report.progress * 100) + "%"));
     cell(row, "wide-only").textContent = utcText(report.as_of);
     cell(row, "wide-only").textContent = report.method;
     cell(row, "wide-only").textContent = report.store_count === null ? "" : String(report.store_count);
@@ -87,5 +168,6 @@
       .catch(function () { window.setTimeout(poll, ERROR_MS); });
   }
 
-  poll();
+  showCopyButtons();
+  if (window.fetch) poll();
 })();

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.test import Client
 
+from monitoring.models import Store
 from reports.forms import AsOfField
 from reports.generation import compute_report, write_report_csv
 from reports.models import Report
@@ -15,8 +16,10 @@ from tests.reports.conftest import at
 
 pytestmark = pytest.mark.django_db
 # Stores and polls (on PostgreSQL the planner's estimate, plus an exact COUNT when small), the
-# newest poll, the recent reports.
-DASHBOARD_QUERIES = 6
+# newest poll, the newest complete report (for its summary), the recent reports.
+DASHBOARD_QUERIES = 7
+# Without a report's summary, the dashboard computes one: stores, polls, zones, business hours.
+SUMMARY_NOW_QUERIES = 4
 
 
 def report_row(store_id, **kwargs):
@@ -36,7 +39,7 @@ def drawn(page, status):
 
 
 def test_the_dashboard_shows_the_feeds_and_the_default_as_of(client, worked_examples, django_assert_max_num_queries):
-    with django_assert_max_num_queries(DASHBOARD_QUERIES):
+    with django_assert_max_num_queries(DASHBOARD_QUERIES + SUMMARY_NOW_QUERIES):
         response = client.get("/")
     page = page_text(response)
     assert not absent_from(
@@ -45,7 +48,7 @@ def test_the_dashboard_shows_the_feeds_and_the_default_as_of(client, worked_exam
         '<span class="stat-value" id="stat-polls">5</span>',
         "2023-01-25 11:30:00 UTC",
         "No reports yet",
-        'action="/reports/generate/"',
+        'action="/reports/generate/#generate"',
         "csrfmiddlewaretoken",
         'action="/stores/"',
         'data-api="/api/reports/"',
@@ -70,25 +73,45 @@ def test_the_dashboard_lists_recent_reports_with_their_csv(client, worked_exampl
         f'href="/api/reports/{complete.report_id}/csv"',
         'data-status="Pending"',
     )
-    assert page.count("<tr data-report-id=") == 2
+    assert page.count('<tr id="report-') == 2
 
 
-def test_generate_report_triggers_a_report_and_goes_back_to_the_dashboard(
+def reports_section(page):
+    """The dashboard's "Recent reports" section, from its heading to the end of the table."""
+    start = page.index('<section class="panel" id="reports">')
+    return page[start : page.index("</table>", start)]
+
+
+def test_generate_report_triggers_a_report_and_goes_back_to_it_on_the_dashboard(
     client, worked_examples, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/reports/generate/", {"as_of": "2023-01-25T12:00:00Z", "method": "nearest"})
-    assert response.status_code == 302
-    assert response.url == "/#reports"
     report = Report.objects.get()
+    assert response.status_code == 302
+    assert response.url == f"/?new={report.report_id}#reports"
     assert (report.status, report.as_of, report.method, report.store_count) == (
         "Complete",
         at("2023-01-25 12:00"),
         "nearest",
         2,
     )
-    follow = client.get("/").content.decode()
-    assert f"Report {report.report_id} queued" in follow
+    follow = page_text(client.get(response.url))
+    # The sentence stands where the new report appears, above its highlighted row; not at the top.
+    section = reports_section(follow)
+    assert f"Report {report.report_id} queued: its status updates below." in section
+    row = f'<tr id="report-{report.report_id}" data-report-id="{report.report_id}" data-status="Complete"'
+    assert f'{row} class="new-report">' in section
+    assert follow.count("queued: its status updates below.") == 1
+
+
+def test_the_sentence_about_a_new_report_is_shown_once(client, worked_examples, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/reports/generate/")
+    assert "queued: its status" in client.get(response.url).content.decode()
+    again = client.get(response.url).content.decode()  # a reload
+    assert "queued: its status" not in again
+    assert Report.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -100,8 +123,12 @@ def test_generate_report_says_so_when_the_job_queue_cannot_take_it(client, monke
     page = client.post("/reports/generate/", follow=True).content.decode()
     report = Report.objects.get()
     assert report.status == "Failed"
-    assert f"Report {report.report_id} could not be started. The job queue could not be reached" in page
+    section = reports_section(page)
+    assert f"Report {report.report_id} could not be started. The job queue could not be reached" in section
     assert "queued: its status" not in page
+    row = section[section.index(f'<tr id="report-{report.report_id}"') :]
+    assert not absent_from(row, 'class="new-report"', '<span class="status status-failed">Failed</span>')
+    assert "The job queue could not be reached" in row[: row.index("</tr>")]
 
 
 def test_generate_report_without_parameters_uses_the_newest_poll(
@@ -114,17 +141,38 @@ def test_generate_report_without_parameters_uses_the_newest_poll(
 
 
 @pytest.mark.parametrize(
-    ("data", "words"),
+    ("data", "field", "words"),
     [
-        ({"as_of": "yesterday"}, "“yesterday” is not a time"),
-        ({"method": "guess"}, "Select a valid choice"),
+        ({"as_of": "yesterday", "method": "nearest"}, "as_of", "“yesterday” is not a time"),
+        ({"as_of": "1999-12-31T00:00:00Z"}, "as_of", "2000-01-01"),
+        ({"as_of": "2023-01-25T10:00:00Z", "method": "guess"}, "method", "“guess” is not a method"),
     ],
 )
-def test_generate_report_with_bad_parameters_starts_nothing_and_says_why(client, worked_examples, data, words):
-    response = client.post("/reports/generate/", data, follow=True)
+def test_generate_report_with_bad_parameters_shows_the_errors_beside_the_fields(
+    client, worked_examples, data, field, words
+):
+    response = client.post("/reports/generate/", data)
+    page = page_text(response, 400)  # the dashboard itself, not a redirect
     assert Report.objects.count() == 0
-    assert "No report started." in response.content.decode()
-    assert words in response.content.decode()
+    error = re.search(rf'<p class="field-error" id="id_{field}_error">([^<]*)</p>', page)
+    assert error, page
+    assert words in error.group(1)
+    assert 'aria-invalid="true"' in page
+    assert "No report started. Fix the field marked below." in page
+    # What was typed is still there to correct.
+    assert f'value="{data["as_of"]}"' in page
+    if data.get("method") == "nearest":
+        assert '<option value="nearest" selected>' in page
+    # ...and the rest of the dashboard with it.
+    assert not absent_from(page, 'id="stat-stores"', 'id="reports-table"')
+
+
+def test_generate_report_on_an_empty_database_says_to_load_the_feeds_first(client):
+    page = page_text(client.post("/reports/generate/"), 400)
+    assert Report.objects.count() == 0
+    error = re.search(r'<p class="form-error" role="alert" id="generate-error">([^<]*)</p>', page)
+    assert error
+    assert error.group(1).startswith("No report started. The database holds no polls yet")
 
 
 def test_generate_report_needs_a_post_with_a_csrf_token(worked_examples):
@@ -132,6 +180,44 @@ def test_generate_report_needs_a_post_with_a_csrf_token(worked_examples):
     assert strict.get("/reports/generate/").status_code == 405
     assert strict.post("/reports/generate/").status_code == 403
     assert Report.objects.count() == 0
+
+
+def test_report_ids_are_shown_whole_with_a_copy_button_and_their_json(client, worked_examples):
+    report = Report.objects.create(status="Complete", progress=1.0, store_count=2)
+    page = page_text(client.get("/"))
+    row = page[page.index(f'<tr id="report-{report.report_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert not absent_from(
+        row,
+        f'<code class="id">{report.report_id}</code>',
+        # Shown by reports.js: without JavaScript there is nothing to copy with.
+        f'<button type="button" class="copy-id" data-copy="{report.report_id}"',
+        " hidden>Copy</button>",
+        f'href="/api/reports/{report.report_id}/"',
+        f'href="/api/reports/{report.report_id}/csv"',
+    )
+    assert client.get(f"/api/reports/{report.report_id}/").json()["report_id"] == report.report_id
+
+
+def test_a_report_of_no_store_or_a_failed_one_does_not_look_like_a_good_one(client, worked_examples):
+    good = Report.objects.create(status="Complete", progress=1.0, store_count=2)
+    empty = Report.objects.create(status="Complete", progress=1.0, store_count=0)
+    failed = Report.objects.create(status="Failed", error="The database holds no polls yet.")
+    page = page_text(client.get("/"))
+
+    def status_cell(report):
+        row = page[page.index(f'<tr id="report-{report.report_id}"') :]
+        return row[row.index('<td class="status-cell">') : row.index("</td>", row.index('<td class="status-cell">'))]
+
+    assert status_cell(good) == '<td class="status-cell"><span class="status status-complete">Complete</span>'
+    assert not absent_from(
+        status_cell(empty), '<span class="status status-empty">Complete</span>', "0 stores — nothing to report"
+    )
+    assert not absent_from(
+        status_cell(failed),
+        '<span class="status status-failed">Failed</span>',
+        ">The database holds no polls yet.</span>",
+    )
 
 
 # --- Finding a store -----------------------------------------------------------------------
@@ -216,7 +302,11 @@ def test_the_store_page_names_a_real_zone_and_marks_business_hours(client, worke
 
 
 @pytest.mark.parametrize(
-    ("query", "words"), [({"as_of": "soon"}, "“soon” is not a time"), ({"method": "guess"}, "Select a valid choice")]
+    ("query", "words"),
+    [
+        ({"as_of": "soon"}, "“soon” is not a time"),
+        ({"method": "guess"}, "“guess” is not a method; choose last_known or nearest"),
+    ],
 )
 def test_bad_parameters_are_a_400_page_that_says_what_to_fix(client, worked_examples, query, words):
     response = client.get("/stores/a/", query)
@@ -239,10 +329,12 @@ def test_a_store_page_on_a_database_without_polls_says_to_load_them(client):
     assert "load the feeds with manage.py load_csvs" in response.content.decode()
 
 
-def test_the_store_page_links_staff_to_the_admin(admin_client, worked_examples):
-    page = admin_client.get("/stores/a/").content.decode()
-    assert "/admin/monitoring/store/" in page
-    assert "Edit in the admin" in page
+@pytest.mark.parametrize(("query", "status"), [({}, 200), ({"as_of": "soon"}, 400)])
+def test_the_store_page_links_staff_to_the_admin(client, admin_client, worked_examples, query, status):
+    store = Store.objects.get(store_id="a")
+    link = f'<a class="admin-link" href="/admin/monitoring/store/{store.pk}/change/">Edit in the admin</a>'
+    assert link in page_text(admin_client.get("/stores/a/", query), status)
+    assert "Edit in the admin" not in page_text(client.get("/stores/a/", query), status)
 
 
 def test_the_pages_load_no_external_assets(client, worked_examples):

@@ -6,6 +6,7 @@ completes within the request; the real-worker end-to-end tests live in test_work
 
 import datetime as dt
 import os
+import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from monitoring.models import Store
 from reports.generation import compute_report
 from reports.models import Report
 from tests.browser import CHROMIUM, launch_chromium
-from tests.factories import StatusPollFactory, StoreFactory
+from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 WIDTHS = {"phone": 375, "wide": 1280}
@@ -202,9 +203,297 @@ def test_the_search_box_opens_a_store_and_an_unknown_id_gets_the_friendly_404(li
 
 @pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
 def test_no_page_scrolls_sideways(live_server, open_page, sample_data, width):
-    Report.objects.create(status="Failed", error="An example error for the table.")
+    Report.objects.create(
+        status="Failed",
+        error="The job queue could not be reached (ConnectionError: Error 111 connecting to 127.0.0.1:6379. "
+        "Connection refused.); trigger the report again.",
+    )
+    Report.objects.create(status="Complete", progress=1.0, store_count=0)
+    Report.objects.create(status="Running", progress=0.5)
     store_id = Store.objects.order_by("store_id").values_list("store_id", flat=True).first()
     page = open_page(width)
     for path in ("/", f"/stores/{store_id}/", "/stores/no-such-store/", f"/stores/{store_id}/?as_of=bad"):
         page.goto(f"{live_server.url}{path}")
         assert not scrolls_sideways(page), f"{path} scrolls sideways at {width} px"
+    # Nor does the reports table inside its box: report, status, progress and CSV fit a phone.
+    page.goto(f"{live_server.url}/")
+    page.wait_for_function("document.getElementById('reports-table').dataset.updated")
+    assert page.evaluate("(box => box.scrollWidth <= box.clientWidth)(document.querySelector('#reports .table-wrap'))")
+    assert page.locator("#reports-table a.download").first.is_visible()
+
+
+# --- Generating a report, copying its id ---------------------------------------------------
+
+
+def visible_in_viewport(page, selector) -> bool:
+    return page.evaluate(
+        """selector => { const box = document.querySelector(selector).getBoundingClientRect();
+             return box.top >= 0 && box.bottom <= window.innerHeight && box.height > 0; }""",
+        selector,
+    )
+
+
+def test_a_bad_as_of_is_kept_and_explained_beside_the_field(live_server, open_page, sample_data):
+    page = open_page()
+    page.goto(f"{live_server.url}/")
+    page.fill("#id_as_of", "yesterday noon")
+    page.select_option("#id_method", "nearest")
+    with page.expect_navigation() as navigation:
+        page.click("#generate-report")
+    assert navigation.value.status == 400
+    assert page.input_value("#id_as_of") == "yesterday noon"
+    assert page.input_value("#id_method") == "nearest"
+    error = page.locator("#id_as_of_error")
+    assert "“yesterday noon” is not a time" in error.inner_text()
+    assert page.get_attribute("#id_as_of", "aria-describedby") == "id_as_of_helptext id_as_of_error"
+    assert visible_in_viewport(page, "#id_as_of_error")
+    assert Report.objects.count() == 0
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+def test_a_new_report_is_announced_beside_it_and_highlighted(live_server, open_page, sample_data, width):
+    for _ in range(3):
+        Report.objects.create(status="Complete", progress=1.0, store_count=300)
+    page = open_page(width)
+    page.goto(f"{live_server.url}/")
+    page.click("#generate-report")
+    page.wait_for_url("**/?new=*#reports")
+    report = Report.objects.order_by("-created_at", "-id").first()
+    assert (
+        page.locator("#report-messages").inner_text() == f"Report {report.report_id} queued: its status updates below."
+    )
+    # On a phone the page scrolls to the reports: the sentence and the row are on screen.
+    assert visible_in_viewport(page, "#report-messages")
+    assert visible_in_viewport(page, f"#report-{report.report_id}")
+    assert page.locator(".messages").count() == 1  # nothing at the top of the page
+    # The table's own updates (reports.js) keep the highlight, on that row alone.
+    page.wait_for_function("document.getElementById('reports-table').dataset.updated")
+    assert page.locator("#reports-table tr.new-report").count() == 1
+    assert page.locator("#reports-table tr.new-report").get_attribute("data-report-id") == report.report_id
+
+
+def test_the_copy_button_copies_the_whole_report_id(live_server, open_page):
+    report = Report.objects.create(status="Complete", progress=1.0, store_count=3)
+    page = open_page()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(f"{live_server.url}/")
+    page.wait_for_function("document.getElementById('reports-table').dataset.updated")
+    row = page.locator(f"#report-{report.report_id}")
+    assert row.locator("code.id").inner_text() == report.report_id
+    button = row.locator("button.copy-id")
+    button.click()
+    assert button.inner_text() == "Copied"
+    assert page.evaluate("navigator.clipboard.readText()") == report.report_id
+
+
+def test_the_rows_the_script_draws_read_as_the_rows_the_server_drew(live_server, open_page, sample_data):
+    """reports.js rebuilds the table from the API: the same words, classes and links as
+    templates/includes/report_row.html, for every kind of report."""
+    now = dt.datetime.now(UTC)
+    Report.objects.create(status="Pending")
+    Report.objects.create(status="Failed", error="The job queue could not be reached; trigger the report again.")
+    Report.objects.create(status="Complete", progress=1.0, store_count=0, started_at=now, finished_at=now)
+    new = Report.objects.create(
+        status="Complete",
+        progress=1.0,
+        store_count=300,
+        as_of=dt.datetime(2023, 1, 25, 18, 13, 22, 479220, tzinfo=UTC),
+        method="nearest",
+        started_at=now - dt.timedelta(seconds=2),
+        finished_at=now,
+    )
+    rows = """root => [...root.querySelectorAll('#reports-table tbody tr')].map(row => ({
+        id: row.id, className: row.className, status: row.dataset.status,
+        cells: [...row.cells].map(cell => cell.textContent.replace(/\\s+/g, ' ').trim()),
+        links: [...row.querySelectorAll('a')].map(a => new URL(a.getAttribute('href'), location.href).pathname),
+        classes: [...row.querySelectorAll('[class]')].map(element => element.className)}))"""
+    page = open_page()
+    url = f"{live_server.url}/?new={new.report_id}"
+    server_html = page.request.get(url).text()
+    page.goto(url)
+    page.wait_for_function("document.getElementById('reports-table').dataset.updated")
+    drawn = page.evaluate(rows.replace("root =>", "() => { const root = document; return") + "; }")
+    served = page.evaluate(
+        f"html => ({rows})(new DOMParser().parseFromString(html, 'text/html'))",
+        server_html,
+    )
+    assert len(drawn) == 4
+    assert drawn == served
+    assert [row["className"] for row in drawn] == ["new-report", "", "", ""]
+
+
+# --- The admin at 1280 px ------------------------------------------------------------------
+
+ADMIN_LOGIN = ("admin", "a-long-enough-password")
+# Changelist tables and their header cells: wider than their box means a sideways scroll or a
+# header cut off ("NEWE…").
+TOO_WIDE = """() => {
+  const box = document.querySelector('#changelist-form .results');
+  const table = document.getElementById('result_list');
+  const headers = [...table.querySelectorAll('thead th')];
+  return {
+    scrolls: box.scrollWidth > box.clientWidth || table.getBoundingClientRect().width > box.clientWidth + 0.5,
+    page_scrolls: document.documentElement.scrollWidth > window.innerWidth,
+    clipped: headers.filter(th => th.scrollWidth > th.clientWidth
+      || th.getBoundingClientRect().right > box.getBoundingClientRect().right + 0.5
+      || [...th.querySelectorAll('*')].some(inner => inner.scrollWidth > inner.clientWidth
+                                           && getComputedStyle(inner).overflow !== 'visible'))
+      .map(th => th.innerText.trim()),
+    headers: headers.map(th => th.innerText.trim()).filter(Boolean),
+  };
+}"""
+
+
+@pytest.fixture
+def realistic_admin_data(django_user_model):
+    """Stores as one public feed has them (UUID ids, long zone names, several intervals a day)
+    and reports of every kind, one with a long error."""
+    django_user_model.objects.create_superuser(ADMIN_LOGIN[0], "admin@example.com", ADMIN_LOGIN[1])
+    zones = ["America/Indiana/Indianapolis", "America/Los_Angeles", "Australia/Sydney", None]
+    start = dt.datetime(2024, 10, 3, tzinfo=UTC)
+    for n in range(12):
+        store = StoreFactory(store_id=str(uuid.UUID(int=0xFFFEFAD8F53844F5A7743CF2B3B225BA - n * 7919)))
+        if zones[n % 4]:
+            TimezoneFactory(store=store, timezone_str=zones[n % 4])
+        for day in range(7):
+            BusinessHoursFactory(store=store, day_of_week=day, start_time_local=dt.time(0), end_time_local=dt.time(1))
+            BusinessHoursFactory(
+                store=store, day_of_week=day, start_time_local=dt.time(10), end_time_local=dt.time(23, 59, 59)
+            )
+        if n % 3:
+            StatusPollFactory(store=store, timestamp_utc=start + dt.timedelta(minutes=n), status="inactive")
+    StoreFactory(store_id="8139926242460185114")  # a 2023 feed's id: 19 digits in one piece
+    now = dt.datetime.now(UTC)
+    Report.objects.create(status="Pending")
+    Report.objects.create(status="Running", progress=0.42, started_at=now)
+    Report.objects.create(
+        status="Failed",
+        error="The job queue could not be reached (ConnectionError: Error 111 connecting to 127.0.0.1:6379. "
+        "Connection refused.); trigger the report again.",
+    )
+    Report.objects.create(status="Complete", progress=1.0, store_count=0, started_at=now, finished_at=now)
+    Report.objects.create(
+        status="Complete",
+        progress=1.0,
+        store_count=14_000,
+        as_of=dt.datetime(2023, 1, 25, 18, 13, 22, 479220, tzinfo=UTC),
+        method="nearest",
+        started_at=now - dt.timedelta(seconds=123.4),
+        finished_at=now,
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        (
+            "/admin/monitoring/store/",
+            ["Store id", "Page", "Time zone", "Business hours", "Newest poll (UTC)", "Status"],
+        ),
+        (
+            "/admin/reports/report/",
+            ["Report id", "Status", "As of (UTC), method", "Stores", "Run time", "CSV", "Created (UTC)"],
+        ),
+    ],
+    ids=["stores", "reports"],
+)
+def test_the_admin_lists_fit_a_1280_px_window_with_the_sidebars_open(
+    live_server, browser, realistic_admin_data, path, headers
+):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/admin/login/?next={path}")
+        page.fill("#id_username", ADMIN_LOGIN[0])
+        page.fill("#id_password", ADMIN_LOGIN[1])
+        page.click("input[type=submit]")
+        page.locator("#result_list").wait_for()
+        for sort in ("", "?o=-1"):  # a sorted column's header carries the sort buttons too
+            page.goto(f"{live_server.url}{path}{sort}")
+            assert page.locator("#nav-sidebar").is_visible()  # the admin's default, as a new user sees it
+            assert page.locator("#changelist-filter").is_visible()
+            measured = page.evaluate(TOO_WIDE)
+            assert [header.casefold() for header in measured["headers"]] == [h.casefold() for h in headers]
+            assert not measured["scrolls"], f"{path}{sort} scrolls sideways at 1280 px"
+            assert not measured["page_scrolls"], f"{path}{sort}: the page scrolls sideways at 1280 px"
+            assert measured["clipped"] == [], f"{path}{sort}: headers cut off"
+    finally:
+        context.close()
+
+
+# --- Outages, assumed time and the dashboard's summary (issue 11) ----------------------------
+
+
+@pytest.fixture
+def stores_with_outages():
+    """UUID-named stores in a long zone name, two sessions a day, polled about hourly with
+    stretches of inactive polls and a gap of a day with no poll; the first store offline for
+    the last three hours."""
+    start = dt.datetime(2024, 10, 3, tzinfo=UTC)
+    store_ids = [str(uuid.UUID(int=0xFFFEFAD8F53844F5A7743CF2B3B225BA - n * 7919)) for n in range(12)]
+    for n, store_id in enumerate(store_ids):
+        store = StoreFactory(store_id=store_id)
+        TimezoneFactory(store=store, timezone_str="America/Indiana/Indianapolis")
+        for day in range(7):
+            BusinessHoursFactory(store=store, day_of_week=day, start_time_local=dt.time(7), end_time_local=dt.time(11))
+            BusinessHoursFactory(store=store, day_of_week=day, start_time_local=dt.time(13), end_time_local=dt.time(22))
+        for hour in range(10 * 24):
+            if 100 <= hour < 124:  # a day without polls: assumed
+                continue
+            inactive = (hour + n) % 9 in (0, 1) or (n == 0 and hour >= 10 * 24 - 3)
+            StatusPollFactory(
+                store=store,
+                timestamp_utc=start + dt.timedelta(hours=hour, minutes=7 * n),
+                status="inactive" if inactive else "active",
+            )
+    return store_ids
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+def test_the_store_page_with_its_outages_reads_without_sideways_scroll(
+    live_server, open_page, stores_with_outages, width
+):
+    store_id = stores_with_outages[0]
+    page = open_page(width)
+    page.goto(f"{live_server.url}/stores/{store_id}/")
+    assert not scrolls_sideways(page), f"the store page scrolls sideways at {width} px"
+    items = page.locator("#outage-list li")
+    assert items.count() == int(page.locator('td[data-column="outages_last_week"]').inner_text())
+    assert items.count() > 5
+    assert page.locator("#timeline rect.assumed").count() > 0
+    assert page.locator("#timeline rect.outage").count() >= items.count()
+    # Newest first, the ongoing one on top; every item fits the page's width.
+    assert "ongoing" in items.first.inner_text()
+    assert page.evaluate(
+        "[...document.querySelectorAll('#outage-list li')].every(li => li.scrollWidth <= li.clientWidth + 1)"
+    )
+    # The figures table fits its box.
+    assert page.evaluate("(t => t.scrollWidth <= t.parentElement.clientWidth + 1)(document.getElementById('figures'))")
+    # An item's link goes to its mark on the timeline.
+    number = items.nth(1).get_attribute("id").removeprefix("outage-item-")
+    items.nth(1).locator("a.outage-when").click()
+    assert page.evaluate("location.hash") == f"#outage-{number}"
+    assert page.locator(f"#outage-{number}").count() == 1
+    page.locator("#previous-week").click()
+    page.locator("#timeline").wait_for()
+    assert "as_of=" in page.url
+    assert not scrolls_sideways(page)
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+def test_the_dashboards_summary_reads_without_sideways_scroll(live_server, open_page, stores_with_outages, width):
+    page = open_page(width)
+    page.goto(f"{live_server.url}/")
+    assert not scrolls_sideways(page), f"the dashboard scrolls sideways at {width} px"
+    assert page.locator("#attention-table tbody tr").count() == 10
+    assert page.evaluate(
+        "(box => box.scrollWidth <= box.clientWidth)(document.querySelector('#attention .table-wrap'))"
+    )
+    # The first store is offline for its last three hours, longer than the others at the end.
+    offline = page.locator("#offline-list li")
+    assert offline.count() >= 1
+    assert offline.first.get_attribute("data-store-id") == stores_with_outages[0]
+    offline.first.locator("a.store-id").click()
+    page.locator("#outage-list").wait_for()
+    assert page.url.endswith(f"/stores/{stores_with_outages[0]}/")

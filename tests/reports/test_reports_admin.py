@@ -41,14 +41,38 @@ def test_the_report_list_shows_status_progress_duration_and_downloads(
     page = page_text(response)
     assert not absent_from(
         page,
-        '<progress max="100" value="42"',
+        '<span class="status status-running">Running</span><br><span class="progress"><progress max="100" value="42"',
         "42%",
-        "2.5 s",
+        "2.5\N{NO-BREAK SPACE}s",
         f'href="/api/reports/{complete.report_id}/csv"',
+        # The method under the as of, to the microsecond.
+        '2023-01-25 11:30:00<br><span class="method">last_known</span>',
     )
-    assert page.count(">download</a>") == 1
+    assert page.count(">CSV</a>") == 1
+    assert page.count("<progress") == 1  # only while a report runs
     assert 'id="admin-generate-report"' in page
     assert 'action="/admin/reports/report/generate/"' in page
+
+
+def test_a_failed_report_or_one_of_no_store_says_so_in_the_list(admin_client, reports):
+    _, complete, failed = reports
+    empty = Report.objects.create(status="Complete", progress=1.0, store_count=0)
+    page = page_text(admin_client.get(REPORTS))
+    assert not absent_from(
+        page,
+        '<span class="status status-failed">Failed</span> <span class="status-note" '
+        'title="The database holds no polls yet.">The database holds no polls yet.</span>',
+        '<span class="status status-empty">Complete</span> '
+        '<span class="status-note">0 stores — nothing to report</span>',
+        '<td class="field-status_text"><span class="status status-complete">Complete</span></td>',
+    )
+    assert f'<a href="/admin/reports/report/{empty.pk}/change/">{empty.report_id}</a>' in page
+
+
+def test_the_report_list_tells_when_each_report_is_pruned(admin_client, reports, settings):
+    _, complete, _ = reports
+    kept_until = complete.created_at.astimezone(dt.UTC) + dt.timedelta(days=settings.REPORT_RETENTION_DAYS)
+    assert f'title="Pruned after {kept_until:%Y-%m-%d %H:%M:%S} UTC"' in page_text(admin_client.get(REPORTS))
 
 
 def test_the_report_list_runs_the_same_queries_for_many_reports(admin_client, reports, django_assert_max_num_queries):
@@ -95,11 +119,36 @@ def test_the_generate_button_needs_a_post_from_staff(client, admin_client, worke
 
 
 def test_the_action_regenerates_the_selected_reports(admin_client, worked_examples, django_capture_on_commit_callbacks):
-    old = Report.objects.create(status="Failed", as_of=at("2023-01-25 12:00"), method="nearest")
+    old = Report.objects.create(status="Failed", as_of=at("2023-01-25 12:00"), method="nearest", columns="extended")
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             REPORTS, {"action": "generate_like_selected", "_selected_action": [old.pk]}, follow=True
         )
     new = Report.objects.exclude(pk=old.pk).get()
-    assert (new.status, new.as_of, new.method) == ("Complete", old.as_of, old.method)
+    assert (new.status, new.as_of, new.method, new.columns) == ("Complete", old.as_of, old.method, old.columns)
     assert "1 report(s) queued" in response.content.decode()
+
+
+def test_an_extended_report_shows_its_columns_and_both_downloads(
+    admin_client, worked_examples, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(GENERATE, {"as_of": "2023-01-25T12:00:00Z", "method": "nearest", "columns": "extended"})
+    report = Report.objects.get()
+    assert (report.status, report.columns) == ("Complete", "extended")
+    page = page_text(admin_client.get(REPORTS))
+    assert not absent_from(
+        page,
+        '<span class="method">nearest, extended</span>',
+        f'href="/api/reports/{report.report_id}/csv"',
+        f'href="/api/reports/{report.report_id}/outages.csv"',
+    )
+    detail = page_text(admin_client.get(f"{REPORTS}{report.pk}/change/"))
+    assert not absent_from(detail, "extended (17 columns)", f'href="/api/reports/{report.report_id}/outages.csv"')
+
+
+def test_a_basic_report_names_no_column_set_and_one_from_before_outages_links_only_its_csv(admin_client, reports):
+    _, complete, _ = reports
+    page = page_text(admin_client.get(REPORTS))
+    assert '<span class="method">last_known</span>' in page
+    assert "outages.csv" not in page  # completed before outages were kept: no file

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from reports.timeline import HOUR_US, WEEK_US, local_days, week_timeline
+from reports.timeline import HOUR_US, WEEK_US, assumed_spans, evidence_times, local_days, week_timeline
 from reports.timeline_drawing import LABEL_WIDTH, RIGHT_MARGIN, VIEW_WIDTH, draw_week
 from reports.uptime import FeedArrays, compute_uptime
 from reports.uptime.inputs import MICROSECONDS_PER_DAY, epoch_microseconds
@@ -185,3 +185,93 @@ def test_the_drawing_scales_every_row_alike_and_keeps_the_exact_times():
     long_day = next(row for row in drawing.rows if row["dst"])
     assert long_day["hours"] == "25 h day"
     assert [change["label"] for change in long_day["clock_changes"]] == ["02:00→01:00"]
+
+
+# --- Outages and assumed time (issue 11) ---------------------------------------------------
+
+
+def test_assumed_time_is_the_business_time_farther_than_the_radius_from_every_evidence_poll():
+    minute = 60_000_000
+    sessions = (
+        np.array([us("2023-01-24 09:00"), us("2023-01-25 09:00")]),
+        np.array([us("2023-01-24 21:00"), us("2023-01-25 21:00")]),
+    )
+    # 90 minutes around each: Tue 19:20-22:20, and Wed 08:00-11:00 joined with 09:00-12:00.
+    evidence = np.array([us("2023-01-25 10:30"), us("2023-01-24 20:50"), us("2023-01-25 09:30")])
+    start, end = assumed_spans(*sessions, evidence, 90 * minute)
+    assert list(zip(start.tolist(), end.tolist(), strict=True)) == [
+        (us("2023-01-24 09:00"), us("2023-01-24 19:20")),
+        (us("2023-01-25 12:00"), us("2023-01-25 21:00")),
+    ]
+    # Exactly the radius away is near: nothing is assumed between two polls 3 hours apart.
+    start, end = assumed_spans(*sessions, np.array([us("2023-01-24 10:30"), us("2023-01-24 13:30")]), 90 * minute)
+    assert (start[0], end[0]) == (us("2023-01-24 15:00"), us("2023-01-24 21:00"))
+    # Without evidence every session is assumed whole.
+    start, end = assumed_spans(*sessions, EMPTY, 90 * minute)
+    assert (start.tolist(), end.tolist()) == (sessions[0].tolist(), sessions[1].tolist())
+
+
+def test_evidence_is_the_polls_inside_sessions_or_all_of_them_when_none_is():
+    sessions = (np.array([us("2023-01-25 09:00")]), np.array([us("2023-01-25 12:00")]))
+    polls = np.array([us("2023-01-25 12:00"), us("2023-01-25 07:00"), us("2023-01-25 10:14")])
+    # 12:00 is the closing instant: outside (rule 5's [opening, closing)).
+    assert evidence_times(polls, *sessions).tolist() == [us("2023-01-25 10:14")]
+    outside = np.array([us("2023-01-25 13:00"), us("2023-01-25 07:00")])
+    assert evidence_times(outside, *sessions).tolist() == [us("2023-01-25 07:00"), us("2023-01-25 13:00")]
+
+
+def test_an_outage_over_midnight_is_marked_in_both_rows_and_numbered_as_given():
+    as_of = us("2023-01-25 12:00")
+    outages = (
+        np.array([us("2023-01-17 10:00"), us("2023-01-22 20:00")]),
+        np.array([us("2023-01-18 14:00"), us("2023-01-23 03:00")]),
+        np.array([False, False]),
+    )
+    timeline = week_timeline(
+        "UTC", as_of, (EMPTY, EMPTY), (EMPTY, EMPTY, EMPTY.astype(bool)), (EMPTY, EMPTY.astype(bool)), outages=outages
+    )
+    marks = [
+        (day.date.day, m.number, m.start_us, m.end_us, m.first, m.last) for day in timeline.days for m in day.outages
+    ]
+    assert marks == [
+        # The first began before the week: cut to it, and not its first part.
+        (18, 1, as_of - WEEK_US, us("2023-01-18 14:00"), False, True),
+        (22, 2, us("2023-01-22 20:00"), us("2023-01-23 00:00"), True, False),
+        (23, 2, us("2023-01-23 00:00"), us("2023-01-23 03:00"), False, True),
+    ]
+    drawing = draw_week(timeline)
+    drawn = [(o["number"], o["first"], o["title"]) for row in drawing.rows for o in row["outages"]]
+    assert drawn == [
+        (1, False, "outage 1: 12:00–14:00"),
+        (2, True, "outage 2: 20:00–00:00"),
+        (2, False, "outage 2: 00:00–03:00"),
+    ]
+
+
+@pytest.mark.parametrize("method", ["last_known", "nearest"])
+@pytest.mark.parametrize("zone", ["America/Chicago", "Asia/Kolkata", "UTC"])
+def test_the_marked_outages_add_up_to_the_downtime_and_the_evidence_to_its_count(zone, method):
+    as_of = us("2023-03-15 18:13:22.479220")
+    rng = np.random.default_rng(zlib.crc32(f"outages {zone} {method}".encode()))
+    poll_times = np.sort(rng.integers(as_of - 10 * MICROSECONDS_PER_DAY, as_of, size=120))
+    polls = [
+        ("s", dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=int(t)), rng.random() < 0.6)
+        for t in poll_times
+    ]
+    hours = [("s", day, dt.time(9), dt.time(17)) for day in range(5)] + [("s", 5, dt.time(22), dt.time(2))]
+    feeds = FeedArrays.from_rows(polls, hours, {"s": zone}, default_zone="America/Chicago")
+    figures = compute_uptime(feeds, as_of, 14 * MICROSECONDS_PER_DAY, method=method)
+    outages = figures.store_outages(0)
+    week = outages.take(outages.end > as_of - WEEK_US)
+    timeline = week_timeline(
+        zone,
+        as_of,
+        sessions=(figures.sessions.start, figures.sessions.end),
+        segments=(figures.segments.start, figures.segments.end, figures.segments.active),
+        polls=(feeds.poll_time_us, feeds.poll_active),
+        outages=(week.start, week.end, week.ongoing),
+    )
+    assert timeline.outage_us() == figures.downtime_us["week"][0]
+    assert len({m.number for day in timeline.days for m in day.outages}) == figures.outage_counts["week"][0]
+    evidence = evidence_times(feeds.poll_time_us, figures.sessions.start, figures.sessions.end)
+    assert int(((evidence >= as_of - WEEK_US) & (evidence < as_of)).sum()) == figures.evidence_polls["week"][0]

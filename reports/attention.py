@@ -1,0 +1,167 @@
+"""The dashboard's "stores needing attention" and "offline now, during business hours".
+
+``attention_summary`` reads one report's figures (no database): a report can keep it
+(``Report.summary``) and the dashboard shows the newest one (``dashboard_summary``), or
+computes it when there is none. It is plain JSON (strings, numbers, None, lists and dicts of
+them), so it is stored as it is returned.
+
+- **Stores needing attention**: the stores with downtime in the last week, most downtime in
+  the last day first, then in the last week, then by store_id; each with its downtime, uptime
+  percent (rule 12), outages (rule 11) and evidence polls (rule 13) of the last day and week.
+- **Offline now**: the stores inside a business session at as_of whose status is inactive
+  there, i.e. with an ongoing outage (rule 10), the longest offline first, each with the time
+  the outage began (in UTC and in the store's zone).
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from reports.generation import NoPollsError, compute_report
+from reports.models import Report
+from reports.uptime import (
+    DEFAULT_METHOD,
+    FeedArrays,
+    UptimeFigures,
+    datetime_from_epoch_microseconds,
+    outage_rows,
+)
+from reports.uptime.engine import HOUR_US
+
+SUMMARY_VERSION = 1
+ATTENTION_LIMIT = 10
+ATTENTION_WINDOWS = ("day", "week")
+
+
+def attention_summary(figures: UptimeFigures, feeds: FeedArrays, limit: int = ATTENTION_LIMIT) -> dict[str, Any]:
+    """The two lists of at most ``limit`` stores each, with how many stores each has in all.
+
+    ``feeds`` is the input the figures were computed from (for the stores' zones).
+    """
+    return {
+        "version": SUMMARY_VERSION,
+        "as_of": _iso(figures.as_of_us),
+        "method": figures.method,
+        "stores": len(figures),
+        "limit": limit,
+        **_needing_attention(figures, limit),
+        **_offline_now(figures, feeds, limit),
+    }
+
+
+def _needing_attention(figures: UptimeFigures, limit: int) -> dict[str, Any]:
+    down_day, down_week = figures.downtime_us["day"], figures.downtime_us["week"]
+    candidates = np.flatnonzero(down_week > 0)
+    # Positions follow store_id, so the position breaks ties by store_id; lexsort's last key leads.
+    order = np.lexsort((candidates, -down_week[candidates], -down_day[candidates]))
+    chosen = candidates[order][:limit]
+    percent = {window: figures.uptime_percent(window) for window in ATTENTION_WINDOWS}
+    stores = []
+    for position in chosen.tolist():
+        entry: dict[str, Any] = {"store_id": figures.store_ids[position]}
+        for window in ATTENTION_WINDOWS:
+            entry[f"downtime_last_{window}"] = _two_decimals(figures.downtime_us[window][position] / HOUR_US)
+        for window in ATTENTION_WINDOWS:
+            value = float(percent[window][position])
+            entry[f"uptime_percent_last_{window}"] = None if np.isnan(value) else _two_decimals(value)
+        for window in ATTENTION_WINDOWS:
+            entry[f"outages_last_{window}"] = int(figures.outage_counts[window][position])
+        for window in ATTENTION_WINDOWS:
+            entry[f"polls_last_{window}"] = int(figures.evidence_polls[window][position])
+        stores.append(entry)
+    return {"attention": stores, "attention_count": len(candidates)}
+
+
+def _offline_now(figures: UptimeFigures, feeds: FeedArrays, limit: int) -> dict[str, Any]:
+    outages = figures.outages
+    ongoing = outages.take(np.flatnonzero(outages.ongoing))
+    # Longest offline first; store positions break ties (and a store has one ongoing outage at most).
+    order = np.lexsort((ongoing.store, ongoing.start))
+    chosen = ongoing.take(order[:limit])
+    local_start = {
+        row[0]: row[3] for row in outage_rows(chosen, feeds.store_ids, feeds.store_zones)
+    }  # store_id -> start_local
+    stores = []
+    for position, start in zip(chosen.store.tolist(), chosen.start.tolist(), strict=True):
+        store_id = feeds.store_ids[position]
+        stores.append(
+            {
+                "store_id": store_id,
+                "zone": feeds.store_zones[position],
+                "since": _iso(start),
+                "since_local": local_start[store_id],
+                # Cut to the lookback: the store was offline at least since then.
+                "since_lookback_start": start <= outages.lookback_start_us,
+                "hours_down": _two_decimals((figures.as_of_us - start) / HOUR_US),
+            }
+        )
+    return {"offline_now": stores, "offline_now_count": len(ongoing)}
+
+
+# --- For the dashboard: where the summary comes from ----------------------------------------
+
+# Computing a summary while the dashboard waits reads every store's polls: fine for a small
+# database, seconds for millions of polls (then a report has to be generated first).
+ON_THE_FLY_MAX_POLLS = 200_000
+
+
+@dataclass(frozen=True)
+class DashboardSummary:
+    """The summary the dashboard shows: the newest Complete report's (``report``), or one
+    computed now (``report`` is None); ``summary`` is empty when there is none and
+    ``unavailable`` says why."""
+
+    summary: dict[str, Any]
+    report: Report | None = None
+    unavailable: str = ""
+
+    @property
+    def computed_now(self) -> bool:
+        return bool(self.summary) and self.report is None
+
+
+def dashboard_summary(poll_count: int, newest_poll: dt.datetime | None) -> DashboardSummary:
+    """The newest Complete report's summary; without one (or for a report from before summaries
+    were kept, or of another version of them) a summary computed now, as of the newest poll, on a database of at most
+    ``ON_THE_FLY_MAX_POLLS`` polls."""
+    report = Report.objects.filter(status=Report.Status.COMPLETE).order_by("-created_at", "-id").first()
+    if report is not None and report.summary.get("version") == SUMMARY_VERSION:
+        return DashboardSummary(report.summary, report)
+    if newest_poll is None:
+        return DashboardSummary({}, unavailable="No polls yet: load the feeds with manage.py load_csvs.")
+    if poll_count > ON_THE_FLY_MAX_POLLS:
+        return DashboardSummary(
+            {},
+            unavailable=f"Generate a report to see them: with {poll_count:,} polls they take too long to work out "
+            "while this page waits.",
+        )
+    try:
+        data = compute_report(as_of=newest_poll, method=DEFAULT_METHOD)
+    except NoPollsError as error:  # the polls were deleted meanwhile
+        return DashboardSummary({}, unavailable=str(error))
+    return DashboardSummary(attention_summary(data.figures, data.feeds))
+
+
+def local_time_text(iso_time: str, zone: str) -> str:
+    """A summary's UTC time in a store's zone, e.g. ``Wed 25 Jan 10:30 CST``; as given when it
+    cannot be read (beyond the calendar's years)."""
+    try:
+        moment = dt.datetime.fromisoformat(iso_time).astimezone(ZoneInfo(zone))
+    except (ValueError, OverflowError, ZoneInfoNotFoundError):
+        return iso_time
+    return f"{moment:%a} {moment.day} {moment:%b} {moment:%H:%M} {moment.tzname()}"
+
+
+def _two_decimals(value: float) -> float:
+    """Rounded as the report's CSV rounds (``f"{value:.2f}"``)."""
+    return float(f"{value:.2f}")
+
+
+def _iso(utc_us: int) -> str:
+    try:
+        return datetime_from_epoch_microseconds(utc_us).isoformat()
+    except OverflowError:  # beyond year 9999 or before year 1: polls of old databases only
+        return f"{np.datetime_as_string(np.datetime64(utc_us, 'us'))}+00:00"
