@@ -126,7 +126,7 @@
     bar.value = report.progress;
     progressCell.append(bar, " ", span("pct", Math.round(report.progress * 100) + "%"));
     cell(row, "wide-only").textContent = utcText(report.as_of);
-    cell(row, "wide-only").textContent = report.method;
+    cell(row, "wide-only").textContent = report.method + (report.columns && report.columns !== "basic" ? ", " + report.columns : "");
     cell(row, "wide-only").textContent = report.store_count === null ? "" : String(report.store_count);
     cell(row, "wide-only").textContent =
       report.duration_seconds === null ? "" : report.duration_seconds.toFixed(1) + " s";
@@ -138,6 +138,15 @@
       link.setAttribute("download", "");
       link.textContent = "CSV";
       download.appendChild(link);
+      if (report.outages_url) {
+        var outages = document.createElement("a");
+        outages.className = "outages-download";
+        outages.href = report.outages_url;
+        outages.setAttribute("download", "");
+        outages.title = "Every store's outages";
+        outages.textContent = "outages";
+        download.append(" ", outages);
+      }
     }
     return row;
   }

@@ -40,6 +40,24 @@ def worked_examples():
 
 
 @pytest.fixture
+def third_example():
+    """The third worked example of rules 10-13, store c: zone UTC, open Tuesday and Wednesday
+    09:00-21:00; polls Tue 20:50 inactive, Wed 09:30 active, Wed 10:30 inactive (as_of Wed 25 Jan
+    12:00)."""
+    c = StoreFactory(store_id="c")
+    TimezoneFactory(store=c, timezone_str="UTC")
+    for day in (1, 2):  # Tuesday, Wednesday
+        BusinessHoursFactory(store=c, day_of_week=day, start_time_local=dt.time(9), end_time_local=dt.time(21))
+    for when, status in [
+        ("2023-01-24 20:50", "inactive"),
+        ("2023-01-25 09:30", "active"),
+        ("2023-01-25 10:30", "inactive"),
+    ]:
+        StatusPollFactory(store=c, timestamp_utc=at(when), status=status)
+    return c
+
+
+@pytest.fixture
 def start_worker(live_server, monkeypatch, tmp_path, media_root):
     """Start qclusters on a private queue; this process queues onto it (sync mode off)."""
     queue = f"e2e-{uuid.uuid4().hex[:12]}"

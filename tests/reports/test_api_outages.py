@@ -41,19 +41,9 @@ def trigger(client, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def example_c(worked_examples):
-    """The issue's third example, beside the README's two: open Tuesday and Wednesday 09:00-21:00
-    UTC; polls Tue 20:50 inactive, Wed 09:30 active, Wed 10:30 inactive."""
-    c = StoreFactory(store_id="c")
-    TimezoneFactory(store=c, timezone_str="UTC")
-    for day in (TUE, WED):
-        BusinessHoursFactory(store=c, day_of_week=day, start_time_local=dt.time(9), end_time_local=dt.time(21))
-    for when, status in [
-        ("2023-01-24 20:50", "inactive"),
-        ("2023-01-25 09:30", "active"),
-        ("2023-01-25 10:30", "inactive"),
-    ]:
-        StatusPollFactory(store=c, timestamp_utc=at(when), status=status)
+def example_c(worked_examples, third_example):
+    """The README's two worked examples (stores a, b) and the third of rules 10-13 (store c)."""
+    return third_example
 
 
 def body_of(response):

@@ -14,10 +14,10 @@ from reports.uptime import (
     epoch_microseconds,
     outage_rows,
 )
+from tests.reports.worked_examples import EXAMPLE_A, EXAMPLE_B, EXAMPLE_C, MON, SUN, THU, TUE, WED
 
 UTC = dt.UTC
 DAYS_14 = 14 * 86_400_000_000
-MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 NEW_COLUMNS = EXTENDED_CSV_COLUMNS[len(CSV_COLUMNS) :]
 
 
@@ -61,26 +61,6 @@ def outage_csv(**case):
 
 
 # --- The README's worked examples --------------------------------------------------------------
-
-EXAMPLE_A = {
-    "polls": [
-        ("a", "2023-01-25 07:00", "active"),
-        ("a", "2023-01-25 10:14", "active"),
-        ("a", "2023-01-25 11:15", "inactive"),
-    ],
-    "hours": [("a", WED, "09:00", "12:00")],
-    "zones": {"a": "UTC"},
-}
-EXAMPLE_B = {"polls": [("b", "2023-01-25 05:00", "inactive"), ("b", "2023-01-25 11:30", "active")]}
-EXAMPLE_C = {
-    "polls": [
-        ("c", "2023-01-24 20:50", "inactive"),
-        ("c", "2023-01-25 09:30", "active"),
-        ("c", "2023-01-25 10:30", "inactive"),
-    ],
-    "hours": [("c", TUE, "09:00", "21:00"), ("c", WED, "09:00", "21:00")],
-    "zones": {"c": "UTC"},
-}
 
 
 def test_worked_example_a_with_last_known():

@@ -76,6 +76,21 @@ def test_the_dashboard_lists_recent_reports_with_their_csv(client, worked_exampl
     assert page.count('<tr id="report-') == 2
 
 
+def test_the_dashboard_links_a_report_s_outages_csv_and_names_extended_columns(
+    client, worked_examples, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/reports/generate/", {"method": "nearest", "columns": "extended"})
+    before_outages = Report.objects.create(status="Complete", progress=1.0, store_count=2)  # no outages file
+    report = Report.objects.get(columns="extended")
+    section = reports_section(client.get("/").content.decode())
+    assert not absent_from(
+        section, f'href="/api/reports/{report.report_id}/outages.csv"', '<td class="wide-only">nearest, extended</td>'
+    )
+    assert f'href="/api/reports/{before_outages.report_id}/outages.csv"' not in section
+    assert section.count(">outages</a>") == 1
+
+
 def reports_section(page):
     """The dashboard's "Recent reports" section, from its heading to the end of the table."""
     start = page.index('<section class="panel" id="reports">')

@@ -22,20 +22,8 @@ def us(text):
 
 
 @pytest.fixture
-def example_c():
-    """Zone UTC, open Tuesday and Wednesday 09:00-21:00; polls Tue 20:50 inactive, Wed 09:30
-    active, Wed 10:30 inactive (the week of as_of Wed 25 Jan 12:00)."""
-    store = StoreFactory(store_id="c")
-    TimezoneFactory(store=store, timezone_str="UTC")
-    for day in (TUE, WED):
-        BusinessHoursFactory(store=store, day_of_week=day, start_time_local=dt.time(9), end_time_local=dt.time(21))
-    for when, status in [
-        ("2023-01-24 20:50", "inactive"),
-        ("2023-01-25 09:30", "active"),
-        ("2023-01-25 10:30", "inactive"),
-    ]:
-        StatusPollFactory(store=store, timestamp_utc=at(when), status=status)
-    return store
+def example_c(third_example):
+    return third_example
 
 
 def cells(page):

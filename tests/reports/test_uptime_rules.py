@@ -7,10 +7,10 @@ import pytest
 from reports.uptime import FeedArrays, compute_uptime
 from reports.uptime.engine import CSV_COLUMNS
 from reports.uptime.inputs import epoch_microseconds
+from tests.reports.worked_examples import EXAMPLE_A, EXAMPLE_B, MON, SAT, SUN, TUE, WED
 
 UTC = dt.UTC
 DAYS_14 = 14 * 86_400_000_000
-MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
 
 def at(text: str) -> dt.datetime:
@@ -46,17 +46,6 @@ def figures(row):
 
 
 # --- The README's worked examples --------------------------------------------------------------
-
-EXAMPLE_A = {
-    "polls": [
-        ("a", "2023-01-25 07:00", "active"),
-        ("a", "2023-01-25 10:14", "active"),
-        ("a", "2023-01-25 11:15", "inactive"),
-    ],
-    "hours": [("a", WED, "09:00", "12:00")],
-    "zones": {"a": "UTC"},
-}
-EXAMPLE_B = {"polls": [("b", "2023-01-25 05:00", "inactive"), ("b", "2023-01-25 11:30", "active")]}
 
 
 def test_worked_example_a_with_last_known():
