@@ -1,11 +1,12 @@
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from monitoring.sample_data import SampleDataError, generate_feeds, parse_end, write_feeds
+from storemonitor.commands import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Write synthetic store_status.csv, menu_hours.csv and timezones.csv shaped like the real "
         "feeds into --out; the same arguments give the same bytes."

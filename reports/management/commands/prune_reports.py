@@ -1,9 +1,8 @@
-from django.core.management.base import BaseCommand
-
 from reports.retention import prune_reports
+from storemonitor.commands import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Delete finished reports older than REPORT_RETENTION_DAYS with their CSVs, and CSV files that "
         "no report names (what the daily schedule does)."
