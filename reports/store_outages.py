@@ -63,7 +63,7 @@ def store_outages(store_id: str, as_of: dt.datetime | None = None, method: str =
     outages = figures.store_outages(0)
     # The outages overlapping the week by a positive length, as the report counts them (rule 11);
     # a store's outages never overlap, so the latest start is the newest.
-    outages = outages.take(np.flatnonzero(outages.end > week_start_us)[::-1])
+    outages = outages.take(np.flatnonzero(outages.overlapping(week_start_us))[::-1])
     start_utc, start_local = _texts(outages.start, zone)
     end_utc, end_local = _texts(outages.end, zone)
     session_start_utc, session_start_local = _texts(outages.session_start, zone)

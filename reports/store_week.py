@@ -194,7 +194,7 @@ def store_week(
     session_start, session_end = sessions.start[in_sessions], sessions.end[in_sessions]
     poll_time = feeds.poll_time_us[in_polls]
     outages = figures.store_outages(position) if len(figures) else OutageArrays.concatenate([], as_of_us, as_of_us)
-    week_outages = outages.take(outages.end > as_of_us - WEEK_US)
+    week_outages = outages.take(outages.overlapping(as_of_us - WEEK_US))
     evidence = evidence_times(poll_time, session_start, session_end)
     timeline = week_timeline(
         zone,

@@ -74,15 +74,21 @@ class OutageArrays:
         first, last = np.searchsorted(self.store, [store, store + 1])
         return self.take(slice(int(first), int(last)))
 
+    def overlapping(self, window_start_us: int) -> np.ndarray:
+        """Which outages overlap the window ``[window_start, as_of)`` by a positive length (rule 11):
+        every outage ends by as_of, so those ending after the window's start."""
+        overlapping: np.ndarray = self.end > window_start_us
+        return overlapping
+
     def counts(self, window_start_us: int, n_stores: int) -> np.ndarray:
         """Per store position: the outages overlapping ``[window_start, as_of)`` by a positive length."""
-        counts: np.ndarray = np.bincount(self.store[self.end > window_start_us], minlength=n_stores)
+        counts: np.ndarray = np.bincount(self.store[self.overlapping(window_start_us)], minlength=n_stores)
         return counts
 
     def longest_us(self, window_start_us: int, n_stores: int) -> np.ndarray:
         """Per store position: the longest outage cut to ``[window_start, as_of)`` (0 when none)."""
         longest = np.zeros(n_stores, dtype=np.int64)
-        inside = self.end > window_start_us
+        inside = self.overlapping(window_start_us)
         store, overlap = self.store[inside], self.overlap_us(window_start_us)[inside]
         if len(store):
             # Outages come sorted by store: one maximum per run of the same store.
