@@ -22,6 +22,7 @@ import numpy as np
 
 from reports.generation import NoPollsError, compute_report
 from reports.models import Report
+from reports.store_week import local_moment_text
 from reports.uptime import (
     DEFAULT_METHOD,
     FeedArrays,
@@ -152,7 +153,7 @@ def local_time_text(iso_time: str, zone: str) -> str:
         moment = dt.datetime.fromisoformat(iso_time).astimezone(ZoneInfo(zone))
     except (ValueError, OverflowError, ZoneInfoNotFoundError):
         return iso_time
-    return f"{moment:%a} {moment.day} {moment:%b} {moment:%H:%M} {moment.tzname()}"
+    return f"{local_moment_text(moment)} {moment.tzname()}"
 
 
 def _two_decimals(value: float) -> float:

@@ -288,13 +288,19 @@ def local_interval_text(start_us: int, end_us: int, zone: str, with_zone: bool =
     start, end = _local_datetime(start_us, zone), _local_datetime(end_us, zone)
     if start is None or end is None:  # beyond the calendar's years 1 to 9999
         return f"{_utc_text(start_us)}–{_utc_text(end_us)} UTC"
-    start_text = f"{start:%a} {start.day} {start:%b} {start:%H:%M}"
-    end_text = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a} {end.day} {end:%b} {end:%H:%M}"
+    start_text = local_moment_text(start)
+    end_text = f"{end:%H:%M}" if end.date() == start.date() else local_moment_text(end)
     if not with_zone:
         return f"{start_text}–{end_text}"
     if start.tzname() == end.tzname():
         return f"{start_text}–{end_text} {start.tzname()}"
     return f"{start_text} {start.tzname()}–{end_text} {end.tzname()}"
+
+
+def local_moment_text(moment: dt.datetime) -> str:
+    """How the pages write a local time, e.g. ``Tue 24 Jan 09:00`` (the zone's abbreviation is the
+    caller's to add)."""
+    return f"{moment:%a} {moment.day} {moment:%b} {moment:%H:%M}"
 
 
 def _local_datetime(utc_us: int, zone: str) -> dt.datetime | None:
