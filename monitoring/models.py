@@ -1,4 +1,4 @@
-"""Stores, their status polls, weekly business hours and time zones.
+"""Owners, their stores, the stores' status polls, weekly business hours and time zones.
 
 The defaults for missing data live here and nowhere else: a store without business hours rows
 is open all the time, and a store without a time zone row is in ``DEFAULT_TIMEZONE``.
@@ -6,10 +6,29 @@ is open all the time, and a store without a time zone row is in ``DEFAULT_TIMEZO
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from monitoring.timezones import DEFAULT_TIMEZONE, validate_timezone_name
+
+
+class Owner(models.Model):
+    """A restaurant business: it owns stores, and its users see those stores and nothing else.
+
+    A user may belong to several owners; staff users see every store whatever their owners.
+    """
+
+    name = models.CharField(max_length=200)
+    # How the feeds (store_owners.csv), the API (``owner``) and the commands name it.
+    slug = models.SlugField(max_length=100, unique=True)
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owners", blank=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Store(models.Model):
@@ -18,6 +37,8 @@ class Store(models.Model):
     DEFAULT_TIMEZONE = DEFAULT_TIMEZONE
 
     store_id = models.CharField(max_length=64, unique=True)
+    # At most one owner; a store without one is visible to staff only (monitoring.access).
+    owner = models.ForeignKey(Owner, on_delete=models.SET_NULL, null=True, blank=True, related_name="stores")
 
     class Meta:
         ordering = ["store_id"]

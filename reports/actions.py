@@ -21,6 +21,7 @@ from functools import partial
 from typing import TypeVar
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Max, Min, Q
@@ -30,7 +31,7 @@ from django_q.conf import Conf
 from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
 
-from monitoring.models import StatusPoll
+from monitoring.models import Owner, StatusPoll
 from reports import generation
 from reports.attention import attention_summary
 from reports.heartbeat import Heartbeat
@@ -48,12 +49,18 @@ PROGRESS_WRITE_SECONDS = 1.0
 
 
 def do_trigger_report(
-    *, as_of: dt.datetime | None = None, method: str = DEFAULT_METHOD, columns: str = DEFAULT_COLUMNS
+    *,
+    as_of: dt.datetime | None = None,
+    method: str = DEFAULT_METHOD,
+    columns: str = DEFAULT_COLUMNS,
+    owner: Owner | None = None,
+    requested_by: AbstractBaseUser | None = None,
 ) -> Report:
     """Create a Pending report and queue its task when the current transaction commits.
 
     ``as_of`` must be timezone-aware; None means "the newest poll", resolved by the task
     inside its own snapshot. ``columns`` names the CSV's column set (``COLUMN_SETS``).
+    ``owner``: the report covers that owner's stores only; None, every store.
     Raises ValueError for an unknown method or column set, or a naive as_of.
     """
     if method not in METHODS:
@@ -62,7 +69,14 @@ def do_trigger_report(
         raise ValueError(f"Unknown columns {columns!r}: use one of {', '.join(COLUMN_SETS)}.")
     if as_of is not None and timezone.is_naive(as_of):
         raise ValueError("as_of must be timezone-aware.")
-    report = Report.objects.create(as_of=as_of, method=method, columns=columns, queued_at=timezone.now())
+    report = Report.objects.create(
+        as_of=as_of,
+        method=method,
+        columns=columns,
+        owner=owner,
+        requested_by=requested_by,
+        queued_at=timezone.now(),
+    )
     transaction.on_commit(partial(_queue, report.pk))
     return report
 

@@ -46,6 +46,18 @@ def report_outages_path(report: "Report", filename: str) -> str:
     return f"reports/{created:%Y}/{created:%m}/{report.report_id}-outages.csv"
 
 
+class ReportQuerySet(models.QuerySet["Report"]):
+    def visible_to(self, user) -> "ReportQuerySet":
+        """The reports ``user`` may see (monitoring.access): all of them for staff and allowed
+        anonymous callers, otherwise the reports of the owners the user belongs to. A report of
+        every store (no owner) is visible to staff only."""
+        from monitoring.access import owners_of, sees_all_stores
+
+        if sees_all_stores(user):
+            return self
+        return self.filter(owner__in=owners_of(user))
+
+
 class Report(models.Model):
     class Status(models.TextChoices):
         PENDING = "Pending"
@@ -83,6 +95,16 @@ class Report(models.Model):
     # back the reports its workers were running (reports.cluster).
     cluster = models.CharField(max_length=255, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Whose stores it covers: one owner's (a report triggered by that owner's user), or every
+    # store (None: staff and anonymous callers). Who asked for it, when someone signed in did.
+    owner = models.ForeignKey(
+        "monitoring.Owner", on_delete=models.CASCADE, null=True, blank=True, related_name="reports"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+
+    objects = ReportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

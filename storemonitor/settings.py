@@ -38,6 +38,12 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+# --- Access --------------------------------------------------------------------------------
+
+# Callers without a login or token may use the service (read and report on every store): the
+# open API of the assignment. On by default in development only (monitoring.access).
+ALLOW_ANONYMOUS = env_bool("ALLOW_ANONYMOUS", DEBUG)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
