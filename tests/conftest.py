@@ -31,3 +31,31 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip_pg)
+
+
+@pytest.fixture
+def two_owners(db):
+    """Owners A and B, each with one user and one store, and a staff user: the scoping tests' world.
+
+    Returns a namespace: owner_a, owner_b, user_a, user_b, staff, store_a, store_b (store ids
+    "store-a" and "store-b"), and store_none (no owner, visible to staff only).
+    """
+    from types import SimpleNamespace
+
+    from tests.factories import OwnerFactory, StoreFactory, UserFactory
+
+    user_a = UserFactory(username="alice")
+    user_b = UserFactory(username="bob")
+    staff = UserFactory(username="staff", is_staff=True)
+    owner_a = OwnerFactory(name="Alpha Pizza", slug="alpha", users=[user_a])
+    owner_b = OwnerFactory(name="Beta Burgers", slug="beta", users=[user_b])
+    return SimpleNamespace(
+        owner_a=owner_a,
+        owner_b=owner_b,
+        user_a=user_a,
+        user_b=user_b,
+        staff=staff,
+        store_a=StoreFactory(store_id="store-a", owner=owner_a),
+        store_b=StoreFactory(store_id="store-b", owner=owner_b),
+        store_none=StoreFactory(store_id="store-none"),
+    )

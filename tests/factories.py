@@ -3,8 +3,34 @@
 import datetime as dt
 
 import factory
+from django.contrib.auth import get_user_model
 
-from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
+from monitoring.models import BusinessHours, Owner, StatusPoll, Store, Timezone
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password("a long enough test password")
+
+
+class OwnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Owner
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Owner {n}")
+    slug = factory.Sequence(lambda n: f"owner-{n}")
+
+    @factory.post_generation
+    def users(self, create, extracted, **kwargs):
+        """``OwnerFactory(users=[user, …])`` adds those users to the owner."""
+        if create and extracted:
+            self.users.add(*extracted)
 
 
 class StoreFactory(factory.django.DjangoModelFactory):
