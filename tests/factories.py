@@ -22,6 +22,7 @@ class OwnerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Owner
         django_get_or_create = ("slug",)
+        skip_postgeneration_save = True  # the hook adds users; the owner itself is unchanged
 
     name = factory.Sequence(lambda n: f"Owner {n}")
     slug = factory.Sequence(lambda n: f"owner-{n}")
