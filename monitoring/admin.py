@@ -1,4 +1,4 @@
-"""Admin for stores and polls, built to stay fast with 14,000 stores and millions of polls.
+"""Admin for owners, stores and polls, built to stay fast with 14,000 stores and millions of polls.
 
 No list runs a query per row (related rows are joined or prefetched per page, the newest poll
 is a correlated subquery on the (store, time) index) and the polls list never counts its
@@ -9,13 +9,14 @@ from typing import ClassVar
 
 from django import forms
 from django.contrib import admin
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Subquery
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from monitoring.big_tables import EstimatedCountPaginator, ProbedDatetimesQuerySet
 from monitoring.hours import summarize_hours
-from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
+from monitoring.models import BusinessHours, Owner, StatusPoll, Store, Timezone
 from monitoring.timezones import DEFAULT_TIMEZONE
 
 DEFAULT_ZONE_LABEL = f"{DEFAULT_TIMEZONE} (default)"
@@ -35,6 +36,25 @@ class TimezoneFilter(admin.SimpleListFilter):
             return queryset.filter(timezone__isnull=True)
         if self.value():
             return queryset.filter(timezone__timezone_str=self.value())
+        return queryset
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    """Stores of one owner (by slug, so a link to it reads ``?owner=alpha``), or those without one."""
+
+    title = "owner"
+    parameter_name = "owner"
+    NONE = "none"
+
+    def lookups(self, request, model_admin):
+        owners = Owner.objects.order_by("name", "slug").values_list("slug", "name")
+        return [*owners, (self.NONE, "no owner")]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.NONE:
+            return queryset.filter(owner__isnull=True)
+        if self.value():
+            return queryset.filter(owner__slug=self.value())
         return queryset
 
 
@@ -105,23 +125,69 @@ def with_newest_poll(queryset):
     )
 
 
+@admin.register(Owner)
+class OwnerAdmin(admin.ModelAdmin):
+    """Owners with their number of stores and users; an owner's page adds and removes its users
+    (store_owners.csv, ``add_owner_user`` and the stores' pages do the same)."""
+
+    list_display = ("name", "slug", "store_count", "user_count")
+    ordering = ("name", "slug")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("users",)
+    fields = ("name", "slug", "users", "stores_link")
+    readonly_fields = ("stores_link",)
+    list_per_page = 100
+
+    class Media:
+        css = {"all": ("monitoring/owners_admin.css",)}
+
+    def get_queryset(self, request):
+        # Two counts over two joins, which multiply each other's rows: hence distinct. Ordered
+        # here too, as a GROUP BY query ignores the model's ordering (the autocomplete pages it).
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(store_total=Count("stores", distinct=True), user_total=Count("users", distinct=True))
+            .order_by("name", "slug")
+        )
+
+    @admin.display(description="stores", ordering="store_total")
+    def store_count(self, owner):
+        return owner.store_total
+
+    @admin.display(description="users", ordering="user_total")
+    def user_count(self, owner):
+        return owner.user_total
+
+    @admin.display(description="stores")
+    def stores_link(self, owner):
+        if owner.pk is None:
+            return "None yet: give it stores in store_owners.csv or on the stores' pages."
+        url = reverse("admin:monitoring_store_changelist") + f"?owner={owner.slug}"
+        count = owner.store_total
+        return format_html('<a href="{}">{} store{}</a>', url, count, "" if count == 1 else "s")
+
+
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display: tuple[str, ...] = ("store_id", "time_zone", "hours", "newest_poll", "newest_status")
-    list_filter = (TimezoneFilter, LatestStatusFilter)
+    list_display: tuple[str, ...] = ("store_id", "time_zone", "hours", "newest_poll", "newest_status", "owner_name")
+    list_filter = (OwnerFilter, TimezoneFilter, LatestStatusFilter)
     search_fields = ("store_id",)
-    list_select_related = ("timezone",)
+    list_select_related = ("timezone", "owner")
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # counts per filter option would scan every store
     list_per_page = 100
     # What the reports use (the defaults when the feeds gave nothing); the inlines edit it.
     # reports.admin adds the store's report figures and its week page.
-    fields: ClassVar[tuple[str, ...]] = ("store_id", "zone_used", "hours_used")
+    fields: ClassVar[tuple[str, ...]] = ("store_id", "owner", "zone_used", "hours_used")
     readonly_fields: ClassVar[tuple[str, ...]] = ("zone_used", "hours_used")
+    # Searched by name or slug as one types: a select of thousands of owners would not do.
+    autocomplete_fields = ("owner",)
     inlines = (TimezoneInline, BusinessHoursInline)
 
     class Media:
-        css = {"all": ("storemonitor/admin.css",)}
+        css = {"all": ("storemonitor/admin.css", "monitoring/owners_admin.css")}
 
     def get_fields(self, request, obj=None):
         # A store being added has nothing to show yet but its id (and the inlines).
@@ -165,6 +231,13 @@ class StoreAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="newest_poll_status")
     def newest_status(self, store):
         return store.newest_poll_status or "no polls"
+
+    # Stores without owner sort first on every database, as above.
+    @admin.display(description="owner", ordering=F("owner__name").asc(nulls_first=True))
+    def owner_name(self, store):
+        if store.owner is None:
+            return format_html('<span class="no-owner">{}</span>', "none")
+        return format_html('<span title="{}">{}</span>', store.owner.slug, store.owner.name)
 
 
 @admin.register(StatusPoll)

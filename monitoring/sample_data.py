@@ -1,6 +1,7 @@
-"""Synthetic feeds shaped like the real ones: status polls, business hours and time zones.
+"""Synthetic feeds shaped like the real ones: status polls, business hours and time zones, and
+(when asked for owners) a ``store_owners.csv`` saying which owner each store belongs to.
 
-Plain Python and numpy, no Django. ``generate_feeds`` builds the three CSV texts in memory and
+Plain Python and numpy, no Django. ``generate_feeds`` builds the CSV texts in memory and
 ``write_feeds`` writes them; the same arguments give the same bytes. Polls are written grouped by
 store (stores in generation order) and in ascending time within a store; no store has two polls
 at the same instant. Every set of at least ``len(FORCED_FEATURES)`` stores shows every feature.
@@ -29,9 +30,35 @@ DST_STRADDLE_END = dt.datetime(2023, 3, 15, 18, 13, 22, 479220, tzinfo=UTC)
 STATUS_FILE = "store_status.csv"
 HOURS_FILE = "menu_hours.csv"
 TIMEZONES_FILE = "timezones.csv"
+OWNERS_FILE = "store_owners.csv"
 STATUS_HEADER = "store_id,status,timestamp_utc"
 HOURS_HEADER = "store_id,day,start_time_local,end_time_local"
 TIMEZONES_HEADER = "store_id,timezone_str"
+OWNERS_HEADER = "store_id,owner"
+
+# Restaurant businesses for store_owners.csv, the first --owners of them (then "Restaurant Group
+# 13", ...). One name has an accent: its slug (le-petit-cafe) is what the feed finds it by.
+OWNER_NAMES = (
+    "Bella Napoli",
+    "Golden Wok",
+    "Taco Loco",
+    "Le Petit Café",
+    "Burger Barn",
+    "Green Bowl",
+    "Sakura Sushi",
+    "Harbor Diner Group",
+    "Curry House",
+    "Smokey's BBQ",
+    "Pho Saigon",
+    "Mama Mia Pizzeria",
+)
+# Of the stores: not in store_owners.csv at all, or listed with an empty owner (both: no owner).
+UNLISTED_OWNER_SHARE = 0.05
+EMPTY_OWNER_SHARE = 0.03
+OWNER_BY_SLUG_SHARE = 0.2  # rows naming the owner by its slug rather than its name
+# The owners are drawn from a random stream of their own, so asking for owners leaves the bytes
+# of the other three feeds as they are without.
+_OWNERS_STREAM = 4
 
 # Roughly the real feeds' mix (mostly US coasts) plus zones they lack, so reports also meet a
 # half-hour offset, the southern hemisphere and zones without daylight saving.
@@ -84,7 +111,8 @@ class SampleDataError(ValueError):
 
 @dataclass(frozen=True)
 class Feeds:
-    """The three feeds as CSV text (header, rows, final newline) and what they hold."""
+    """The feeds as CSV text (header, rows, final newline) and what they hold; ``store_owners``
+    is ``None`` when no owners were asked for."""
 
     store_status: str
     menu_hours: str
@@ -97,6 +125,10 @@ class Feeds:
     zones: tuple[str, ...]
     first_poll: dt.datetime
     last_poll: dt.datetime
+    store_owners: str | None = None
+    owner_rows: int = 0
+    owned_stores: int = 0
+    owner_names: tuple[str, ...] = ()
 
 
 def generate_feeds(
@@ -107,11 +139,15 @@ def generate_feeds(
     end: dt.datetime | None = None,
     uuid_ids: bool = False,
     straddle_dst: bool = False,
+    owners: int = 0,
 ) -> Feeds:
     """Polls about hourly for ``days`` days up to ``end`` (the newest poll is ``end`` itself),
-    plus hours and zones, for ``stores`` stores; deterministic for a given seed."""
+    plus hours and zones, for ``stores`` stores; deterministic for a given seed. With ``owners``,
+    also ``store_owners.csv``: most stores belong to one of that many owners, a few to none."""
     if stores < 1 or days < 1:
         raise SampleDataError(f"--stores and --days must be at least 1 (got {stores} and {days}).")
+    if owners < 0:
+        raise SampleDataError(f"--owners must be 0 (no store_owners.csv) or more (got {owners}).")
     if straddle_dst and end is not None:
         raise SampleDataError("--straddle-dst chooses the end itself; leave out --end.")
     end = DST_STRADDLE_END if straddle_dst else (end or DEFAULT_END)
@@ -131,6 +167,7 @@ def generate_feeds(
     store_index, micros, inactive = _polls(rng, traits, _to_micros(end), days * 24)
     prefixes = np.array([f"{i},active," for i in ids] + [f"{i},inactive," for i in ids], dtype=object)
     poll_lines = prefixes[store_index + stores * inactive] + format_timestamps(micros)
+    owner_lines, owned, names = _owner_lines(np.random.default_rng((seed, _OWNERS_STREAM)), ids, owners)
     return Feeds(
         store_status=_csv(STATUS_HEADER, poll_lines.tolist()),
         menu_hours=_csv(HOURS_HEADER, hours_lines),
@@ -143,12 +180,17 @@ def generate_feeds(
         zones=tuple(sorted({zone_names[traits["zone"][s]] for s in zoned})),
         first_poll=_from_micros(int(micros.min())),
         last_poll=_from_micros(int(micros.max())),
+        store_owners=_csv(OWNERS_HEADER, owner_lines) if owners else None,
+        owner_rows=len(owner_lines),
+        owned_stores=owned,
+        owner_names=names,
     )
 
 
 def write_feeds(feeds: Feeds, out_dir: Path | str, *, compress: bool = False) -> list[Path]:
-    """Write ``store_status.csv``, ``menu_hours.csv`` and ``timezones.csv`` (``.csv.gz`` when
-    ``compress``; gzip without a time stamp, so bytes repeat) into ``out_dir``."""
+    """Write ``store_status.csv``, ``menu_hours.csv``, ``timezones.csv`` and, with owners,
+    ``store_owners.csv`` (``.csv.gz`` when ``compress``; gzip without a time stamp, so bytes
+    repeat) into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     contents = {
@@ -156,6 +198,8 @@ def write_feeds(feeds: Feeds, out_dir: Path | str, *, compress: bool = False) ->
         HOURS_FILE: feeds.menu_hours,
         TIMEZONES_FILE: feeds.timezones,
     }
+    if feeds.store_owners is not None:
+        contents[OWNERS_FILE] = feeds.store_owners
     paths = []
     for name, text in contents.items():
         path, other = out_dir / f"{name}.gz", out_dir / name
@@ -361,6 +405,48 @@ _SHAPE_BUILDERS = [
     _midnight_split,
 ]
 assert [f.__name__[1:] for f in _SHAPE_BUILDERS] == list(HOURS_SHAPES)
+
+
+def owner_name(number: int) -> str:
+    """The name of owner ``number`` (0-based): a name of :data:`OWNER_NAMES`, then numbered groups."""
+    return OWNER_NAMES[number] if number < len(OWNER_NAMES) else f"Restaurant Group {number + 1}"
+
+
+def owner_slug(name: str) -> str:
+    """What ``django.utils.text.slugify`` makes of one of these names (ASCII-folded, lower case,
+    hyphens), written out here so that this module needs no Django."""
+    folded = name.replace("é", "e").replace("'", "").lower()
+    return "-".join("".join(c if c.isalnum() else " " for c in folded).split())
+
+
+def _owner_lines(rng: np.random.Generator, ids: list[str], owners: int) -> tuple[list[str], int, tuple[str, ...]]:
+    """store_owners.csv's rows in store order, how many stores got an owner, and the owners' names.
+
+    Owners have stores in falling numbers (the first the most); each owner has at least one store
+    while there are stores enough, so every owner asked for shows in the demo."""
+    if not owners:
+        return [], 0, ()
+    names = tuple(owner_name(n) for n in range(owners))
+    stores = len(ids)
+    draw = rng.random(stores)
+    unlisted = draw < UNLISTED_OWNER_SHARE
+    empty = ~unlisted & (draw < UNLISTED_OWNER_SHARE + EMPTY_OWNER_SHARE)
+    weights = 1.0 / np.arange(1, owners + 1)
+    owner_of = rng.choice(owners, size=stores, p=weights / weights.sum())
+    owned = np.flatnonzero(~unlisted & ~empty)
+    # The first stores with an owner go one to each owner, so that no owner is left without.
+    owner_of[owned[:owners]] = np.arange(min(owners, len(owned)))
+    by_slug = rng.random(stores) < OWNER_BY_SLUG_SHARE
+    lines = []
+    for store in range(stores):
+        if unlisted[store]:
+            continue
+        if empty[store]:
+            lines.append(f"{ids[store]},")
+            continue
+        name = names[owner_of[store]]  # none holds a comma or a quote
+        lines.append(f"{ids[store]},{owner_slug(name) if by_slug[store] else name}")
+    return lines, len(owned), names
 
 
 def _integer_ids(rng: np.random.Generator, stores: int) -> list[str]:

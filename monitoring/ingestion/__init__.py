@@ -1,4 +1,4 @@
-"""Ingestion of the three CSV feeds (status polls, business hours, time zones).
+"""Ingestion of the CSV feeds: status polls, business hours, time zones and store owners.
 
 ``load_feeds`` is the entry point for the ``load_csvs`` command, tests and any later caller;
 ``choose_feed_files``/``find_feed_files`` map a directory to feed files.

@@ -19,7 +19,7 @@ from monitoring.ingestion.reading import read_header
 
 CSV_SUFFIXES = (".csv.gz", ".csv")
 EXPECTED_NAMES = (
-    "store_status.csv, menu_hours.csv and timezones.csv (or .csv.gz; "
+    "store_status.csv, menu_hours.csv, timezones.csv and store_owners.csv (or .csv.gz; "
     "also the older names 'Menu hours.csv' and bq-results-*.csv)"
 )
 
@@ -56,11 +56,12 @@ def choose_feed_files(
     polls: Path | str | None = None,
     hours: Path | str | None = None,
     timezones: Path | str | None = None,
+    owners: Path | str | None = None,
 ) -> dict[Feed, Path]:
     """The files of ``directory`` (if given), with any file named explicitly taking precedence;
     a named file that cannot be opened is refused here, before any file is loaded."""
     files = find_feed_files(directory) if directory is not None else {}
-    named = {Feed.POLLS: polls, Feed.HOURS: hours, Feed.TIMEZONES: timezones}
+    named = {Feed.POLLS: polls, Feed.HOURS: hours, Feed.TIMEZONES: timezones, Feed.OWNERS: owners}
     files.update({feed: _openable(Path(path)) for feed, path in named.items() if path is not None})
     return {feed: files[feed] for feed in Feed if feed in files}
 

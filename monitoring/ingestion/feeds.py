@@ -1,4 +1,8 @@
-"""The three feeds: their columns (with the names each published version uses) and file names."""
+"""The four feeds: their columns (with the names each published version uses) and file names.
+
+The three published feeds (polls, hours, time zones) plus ``store_owners.csv``, which says which
+owner each store belongs to (see :func:`~monitoring.ingestion.values.parse_owner`).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ class Feed(enum.Enum):
 
     TIMEZONES = "timezones"
     HOURS = "hours"
+    OWNERS = "owners"
     POLLS = "polls"
 
 
@@ -83,6 +88,12 @@ SPECS = {
         Feed.TIMEZONES,
         (STORE_ID, Column("timezone_str", values.parse_timezone)),
         file_stems=("timezones",),
+    ),
+    # Not a published feed: who owns which store, written by whoever runs the service.
+    Feed.OWNERS: FeedSpec(
+        Feed.OWNERS,
+        (STORE_ID, Column("owner", values.parse_owner)),
+        file_stems=("store_owners",),
     ),
 }
 

@@ -27,7 +27,9 @@ class FeedSummary:
     and time zone rows repeating a store's row; ``replaced`` are the earlier hours rows of the
     stores whose hours changed; ``updated`` are stores whose time zone changed. For hours and
     time zones, ``stores_listed`` are the stores the file names, of which ``stores_given`` had
-    none before and ``stores_changed`` had other hours (another zone); the rest are unchanged."""
+    none before and ``stores_changed`` had other hours (another zone); the rest are unchanged.
+    For owners the same: ``stores_given`` had no owner and get one, ``stores_changed`` had an
+    owner and get another or none; ``owners_created`` are the owners the file named first."""
 
     feed: Feed
     file_name: str
@@ -41,6 +43,7 @@ class FeedSummary:
     stores_listed: int = 0
     stores_given: int = 0
     stores_changed: int = 0
+    owners_created: int = 0
     skip_reasons: list[str] = field(default_factory=list)
 
     @property
@@ -60,12 +63,16 @@ class FeedSummary:
             given, changed = ("given hours", "changed (their hours replaced)")
             if self.feed is Feed.TIMEZONES:
                 given, changed = ("given a zone", "changed (their zone replaced)")
+            if self.feed is Feed.OWNERS:
+                given, changed = ("given an owner", "changed (their owner replaced or taken away)")
             counts += [
                 f"{plural(self.stores_listed, 'store')} listed",
                 f"{self.stores_given:,} {given}",
                 f"{self.stores_changed:,} {changed}",
                 f"{self.stores_unchanged:,} unchanged",
             ]
+            if self.feed is Feed.OWNERS:
+                counts.append(f"{plural(self.owners_created, 'new owner')}")
         if self.feed is not Feed.HOURS:
             counts.append(f"{self.duplicates:,} duplicates")
         counts.append(f"{self.skipped:,} skipped")
@@ -103,22 +110,27 @@ def load_feeds(
     polls: Path | str | None = None,
     hours: Path | str | None = None,
     timezones: Path | str | None = None,
+    owners: Path | str | None = None,
     skip_invalid: bool = False,
     progress: ProgressFactory | None = None,
     using: str = DEFAULT_DB_ALIAS,
     loaded_at: dt.datetime | None = None,
 ) -> LoadSummary:
-    """Load the given feed files in one transaction: polls are added (known ones are kept), hours
-    and time zones replace those of the stores they mention, stores are created as needed.
+    """Load the given feed files in one transaction: polls are added (known ones are kept), hours,
+    time zones and owners replace those of the stores they mention, stores are created as needed.
+
+    ``owners`` is a ``store_owners.csv`` (``store_id,owner``): each store listed gets the owner
+    its row names by slug or name (looked up by ``slugify(text)``, created with that name and
+    slug if missing), or none when the field is empty; stores not listed keep theirs.
 
     Raises :class:`~monitoring.ingestion.errors.IngestionError` for the first malformed row
     (unless ``skip_invalid``) or unusable file; then nothing of the run is kept. Rows longer
     than ``MAX_FEED_LINE_CHARS`` are malformed, as are polls outside :func:`allowed_poll_times`
     of ``loaded_at`` (default: now, as the run starts).
     """
-    files = {Feed.POLLS: polls, Feed.HOURS: hours, Feed.TIMEZONES: timezones}
+    files = {Feed.POLLS: polls, Feed.HOURS: hours, Feed.TIMEZONES: timezones, Feed.OWNERS: owners}
     if all(path is None for path in files.values()):
-        raise ValueError("load_feeds needs at least one of polls, hours or timezones.")
+        raise ValueError("load_feeds needs at least one of polls, hours, timezones or owners.")
     started = time.perf_counter()
     # One time of the load for the whole run, so every file of it accepts the same polls.
     poll_times = allowed_poll_times(loaded_at or dt.datetime.now(dt.UTC))
@@ -172,6 +184,7 @@ def _load_file(
                 Feed.POLLS: backend.insert_polls,
                 Feed.HOURS: backend.replace_hours,
                 Feed.TIMEZONES: backend.replace_timezones,
+                Feed.OWNERS: backend.assign_owners,
             }
             counts = write[feed](reader.rows())
         finally:
@@ -184,11 +197,12 @@ def _load_file(
         read=reader.read,
         inserted=counts.inserted,
         # Hours rows are all kept, repeats included: a file's rows are the store's hours. A time
-        # zone row repeating the store's row of the file changes nothing.
+        # zone (owner) row repeating the store's row of the file changes nothing.
         duplicates={
             Feed.POLLS: written - counts.inserted,
             Feed.HOURS: 0,
             Feed.TIMEZONES: reader.duplicates,
+            Feed.OWNERS: reader.duplicates,
         }[feed],
         skipped=reader.skipped,
         seconds=time.perf_counter() - started,
@@ -197,6 +211,7 @@ def _load_file(
         stores_listed=counts.stores_listed,
         stores_given=counts.stores_given,
         stores_changed=counts.stores_changed,
+        owners_created=counts.owners_created,
         skip_reasons=reader.skip_reasons,
     )
     return summary, counts

@@ -9,6 +9,7 @@ Rows come out in the column order of the feed's spec:
 - polls: ``(store_id, status, timestamp_utc)``
 - hours: ``(store_id, day_of_week, start_time_local, end_time_local)``
 - time zones: ``(store_id, timezone_str)``
+- owners: ``(store_id, owner_slug, owner_name)``, both ``None`` for a store without owner
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from monitoring.ingestion import values
 from monitoring.ingestion.errors import BadValue, IngestionError, InvalidRow, csv_problem, plural, shown_header
 from monitoring.ingestion.feeds import POLL_TIME, SPECS, Feed, FeedSpec, delimiter_splitting, wrong_delimiter
 from monitoring.ingestion.lines import BoundedLines, RowTooLong, csv_field_limit
-from monitoring.ingestion.values import FEED_TIMESTAMP, STATUSES, PollTimeRange
+from monitoring.ingestion.values import FEED_TIMESTAMP, STATUSES, OwnerName, PollTimeRange
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_SKIP_REASONS = 5
@@ -99,8 +100,17 @@ def quote_too_long(file_name: str, error: RowTooLong) -> IngestionError:
     )
 
 
+def _same_owner(one: OwnerName | None, other: OwnerName | None) -> bool:
+    """Whether two owner fields name one owner (two spellings of it, or both empty)."""
+    return (None if one is None else one.slug) == (None if other is None else other.slug)
+
+
+def _owner_text(owner: OwnerName | None) -> str:
+    return "no owner (an empty field)" if owner is None else f"owner {owner.name!r}"
+
+
 class FeedReader:
-    """Reads one feed file as checked rows, counting rows read, skipped and (time zones only)
+    """Reads one feed file as checked rows, counting rows read, skipped and (time zones and owners)
     repeated; use as a context manager, then iterate :meth:`rows` once.
 
     A malformed row raises :class:`InvalidRow`, or with ``skip_invalid`` is counted and its reason
@@ -168,6 +178,8 @@ class FeedReader:
             rows = self._poll_rows()
         elif self.spec.feed is Feed.TIMEZONES:
             rows = self._timezone_rows()
+        elif self.spec.feed is Feed.OWNERS:
+            rows = self._owner_rows()
         else:
             rows = self._checked_rows()
         try:
@@ -350,6 +362,28 @@ class FeedReader:
                         self.name,
                         f"store {store_id} already has {earlier[0]!r} on line {earlier[1]}, here {zone!r}; "
                         "a store has one time zone, so keep one of the two rows",
+                        line=line,
+                        field=self.header[self.indexes[1]],
+                    )
+                )
+
+    def _owner_rows(self) -> Iterator[tuple]:
+        # As with time zones: a store's row repeated (the same owner, however spelled) is a
+        # duplicate; two different owners, or an owner and none, make the later row invalid.
+        owner_and_line: dict[str, tuple[OwnerName | None, int]] = {}
+        for store_id, owner in self._checked_rows():
+            line = self._reader.line_num
+            earlier, earlier_line = owner_and_line.setdefault(store_id, (owner, line))
+            if earlier_line == line:
+                yield (store_id, None, None) if owner is None else (store_id, owner.slug, owner.name)
+            elif _same_owner(earlier, owner):
+                self.duplicates += 1
+            else:
+                self._reject(
+                    InvalidRow(
+                        self.name,
+                        f"store {store_id} already has {_owner_text(earlier)} on line {earlier_line}, "
+                        f"here {_owner_text(owner)}; a store has at most one owner, so keep one of the two rows",
                         line=line,
                         field=self.header[self.indexes[1]],
                     )

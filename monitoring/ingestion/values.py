@@ -10,6 +10,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from django.utils.text import slugify
+
 from monitoring.ingestion.errors import BadValue
 from monitoring.models import PollStatus
 from monitoring.timezones import is_valid_timezone
@@ -17,6 +19,8 @@ from monitoring.timezones import is_valid_timezone
 UTC = dt.UTC
 
 STORE_ID_MAX_LENGTH = 64  # Store.store_id's max_length
+OWNER_NAME_MAX_LENGTH = 200  # Owner.name's max_length
+OWNER_SLUG_MAX_LENGTH = 100  # Owner.slug's max_length
 TIMEZONE_MAX_LENGTH = 64  # Timezone.timezone_str's max_length; real names have at most 32
 STATUSES = tuple(PollStatus.values)
 TIMESTAMP_EXAMPLE = "2023-01-25 18:13:22.47922 UTC"
@@ -133,6 +137,44 @@ def parse_timezone(text: str) -> str:
     if len(name) > TIMEZONE_MAX_LENGTH or not is_valid_timezone(name):
         raise BadValue(f"{_shown(text)} is not a time zone of the tz database (e.g. America/Chicago)")
     return name
+
+
+@dataclass(frozen=True)
+class OwnerName:
+    """An owner as a feed row names it: the ``slug`` it is found by, and the ``name`` it gets if it
+    has to be created (the text as written, without surrounding spaces)."""
+
+    slug: str
+    name: str
+
+
+def parse_owner(text: str) -> OwnerName | None:
+    """The owner a ``store_owners.csv`` row names, by its slug or its name: either way it is the
+    owner whose slug is ``slugify(text)`` (``Bella Napoli`` and ``bella-napoli`` are one owner).
+    An empty field is ``None``: the store has no owner. A text without letters or digits (whose
+    slug would be empty), or too long for the owner's name or slug, is refused."""
+    name = text.strip()
+    if not name:
+        return None
+    if not name.isprintable():
+        raise BadValue(f"{_shown(text)} contains control characters (tab, line break, ...)")
+    if len(name) > OWNER_NAME_MAX_LENGTH:
+        raise BadValue(
+            f"{_shown(name)} is longer than an owner's name may be ({OWNER_NAME_MAX_LENGTH} characters); "
+            "name the owner by its slug or a shorter name"
+        )
+    slug = slugify(name)
+    if not slug:
+        raise BadValue(
+            f"{_shown(name)} has no letters or digits to find the owner by; write the owner's slug or name, "
+            "e.g. bella-napoli or Bella Napoli, or leave the field empty for a store without owner"
+        )
+    if len(slug) > OWNER_SLUG_MAX_LENGTH:
+        raise BadValue(
+            f"{_shown(name)} makes a slug of {len(slug)} characters, and an owner's slug has at most "
+            f"{OWNER_SLUG_MAX_LENGTH}; name the owner by a shorter name"
+        )
+    return OwnerName(slug=slug, name=name)
 
 
 def _utc_text(moment: dt.datetime) -> str:

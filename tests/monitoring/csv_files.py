@@ -8,6 +8,7 @@ from pathlib import Path
 POLLS_HEADER = "store_id,status,timestamp_utc"
 HOURS_HEADER = "store_id,day,start_time_local,end_time_local"
 TIMEZONES_HEADER = "store_id,timezone_str"
+OWNERS_HEADER = "store_id,owner"
 
 
 def write_feed(
@@ -39,3 +40,7 @@ def hours_file(directory: Path, rows: list[str], name: str = "menu_hours.csv", *
 
 def timezones_file(directory: Path, rows: list[str], name: str = "timezones.csv", **options) -> Path:
     return write_feed(directory / name, [TIMEZONES_HEADER, *rows], **options)
+
+
+def owners_file(directory: Path, rows: list[str], name: str = "store_owners.csv", **options) -> Path:
+    return write_feed(directory / name, [OWNERS_HEADER, *rows], **options)

@@ -8,20 +8,27 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from monitoring import stats
-from monitoring.models import StatusPoll, Store
+from monitoring.models import Owner, StatusPoll, Store
 from reports.store_week import store_figures
 from tests.assertions import absent_from, page_text
-from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
+from tests.factories import (
+    BusinessHoursFactory,
+    OwnerFactory,
+    StatusPollFactory,
+    StoreFactory,
+    TimezoneFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
 STORES = "/admin/monitoring/store/"
 POLLS = "/admin/monitoring/statuspoll/"
-# Session, user, COUNT of the page's stores, the page, hours of its stores (one prefetch),
-# and the time zone filter's choices. The polls list: session, user, its oldest and newest
+# Session, user, COUNT of the page's stores, the page (owners joined), hours of its stores (one
+# prefetch), and the owner and time zone filters' choices. The polls list: session, user, its oldest and newest
 # poll and its days (date hierarchy), the page with its stores joined, and the total: on
 # PostgreSQL the planner's estimate, plus an exact COUNT only when that estimate is small.
-STORE_LIST_QUERIES = 6
+STORE_LIST_QUERIES = 7
 POLL_LIST_QUERIES = 7
 
 
@@ -326,3 +333,157 @@ def test_the_poll_page_picks_its_store_with_an_autocomplete(admin_client, stores
 def test_the_admin_needs_a_staff_login(client, stores):
     assert client.get(STORES).status_code == 302
     assert client.get(POLLS).status_code == 302
+
+
+# --- Owners --------------------------------------------------------------------------------
+
+OWNERS = "/admin/monitoring/owner/"
+
+
+def listed_owner_rows(response):
+    """(name, slug, stores, users) per row of the owners list."""
+    page = response.content.decode()
+    return re.findall(
+        r'<th class="field-name"><a href="[^"]+">([^<]+)</a></th>'
+        r'<td class="field-slug">([^<]+)</td><td class="field-store_count">(\d+)</td>'
+        r'<td class="field-user_count">(\d+)</td>',
+        page,
+    )
+
+
+def test_the_owner_list_shows_each_owner_s_slug_and_number_of_stores_and_users(admin_client, two_owners):
+    StoreFactory(store_id="store-a2", owner=two_owners.owner_a)
+    two_owners.owner_a.users.add(two_owners.staff)
+    OwnerFactory(name="Gamma Grill", slug="gamma-grill")
+
+    response = admin_client.get(OWNERS)
+
+    assert listed_owner_rows(response) == [
+        ("Alpha Pizza", "alpha", "2", "2"),
+        ("Beta Burgers", "beta", "1", "1"),
+        ("Gamma Grill", "gamma-grill", "0", "0"),
+    ]
+
+
+@pytest.mark.parametrize(("term", "expected"), [("burg", ["Beta Burgers"]), ("alpha", ["Alpha Pizza"]), ("x", [])])
+def test_owners_are_searched_by_name_or_slug(admin_client, two_owners, term, expected):
+    response = admin_client.get(OWNERS, {"q": term})
+
+    assert [row[0] for row in listed_owner_rows(response)] == expected
+
+
+def test_the_owner_list_runs_the_same_few_queries_for_any_number_of_owners(
+    admin_client, two_owners, django_assert_max_num_queries
+):
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(OWNERS)
+    for _ in range(30):
+        owner = OwnerFactory(users=[UserFactory()])
+        StoreFactory(owner=owner)
+    with CaptureQueriesContext(connection) as many:
+        response = admin_client.get(OWNERS)
+    assert len(listed_owner_rows(response)) == 32
+    assert len(many) == len(few)
+
+
+def test_a_new_owner_s_slug_is_filled_in_from_its_name_and_its_users_are_picked_side_by_side(admin_client):
+    page = page_text(admin_client.get(f"{OWNERS}add/"))
+
+    assert not absent_from(
+        page,
+        "admin/js/prepopulate.js",
+        # The admin's script fills the slug from the name as it is typed (JSON in an attribute).
+        "&quot;id&quot;: &quot;#id_slug&quot;",
+        "&quot;dependency_ids&quot;: [&quot;#id_name&quot;]",
+        'class="selectfilter"',  # filter_horizontal: available and chosen users side by side
+        'name="users"',
+    )
+
+
+def test_staff_add_an_owner_with_its_users_from_the_owner_page(admin_client, two_owners):
+    response = admin_client.post(
+        f"{OWNERS}add/", {"name": "Gamma Grill", "slug": "gamma-grill", "users": [two_owners.user_b.pk]}
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    gamma = Owner.objects.get(slug="gamma-grill")
+    assert (gamma.name, list(gamma.users.all())) == ("Gamma Grill", [two_owners.user_b])
+
+
+def test_staff_add_a_user_to_an_existing_owner_from_its_page(admin_client, two_owners):
+    url = f"{OWNERS}{two_owners.owner_a.pk}/change/"
+    page = page_text(admin_client.get(url))
+    assert '<a href="/admin/monitoring/store/?owner=alpha">1 store</a>' in page
+
+    response = admin_client.post(
+        url, {"name": "Alpha Pizza", "slug": "alpha", "users": [two_owners.user_a.pk, two_owners.user_b.pk]}
+    )
+
+    assert response.status_code == 302
+    assert set(two_owners.owner_a.users.all()) == {two_owners.user_a, two_owners.user_b}
+    assert set(two_owners.user_b.owners.all()) == {two_owners.owner_a, two_owners.owner_b}
+
+
+def test_the_store_list_shows_each_store_s_owner_and_filters_by_owner(admin_client, two_owners):
+    response = admin_client.get(STORES)
+    page = squeezed(page_text(response))
+    assert not absent_from(
+        page,
+        '<td class="field-owner_name"><span title="alpha">Alpha Pizza</span></td>',
+        '<td class="field-owner_name"><span title="beta">Beta Burgers</span></td>',
+        '<td class="field-owner_name"><span class="no-owner">none</span></td>',
+        "?owner=alpha",
+        "?owner=none",
+    )
+    assert listed_store_ids(admin_client.get(STORES, {"owner": "alpha"})) == ["store-a"]
+    assert listed_store_ids(admin_client.get(STORES, {"owner": "none"})) == ["store-none"]
+    assert listed_store_ids(admin_client.get(STORES, {"o": "-7"})) == ["store-b", "store-a", "store-none"]
+
+
+def test_staff_set_and_take_away_a_store_s_owner_on_its_page_with_an_autocomplete(admin_client, two_owners):
+    store = two_owners.store_none
+    url = f"{STORES}{store.pk}/change/"
+    page = page_text(admin_client.get(url))
+    assert 'name="owner"' in page
+    assert "admin-autocomplete" in page
+    found = admin_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "monitoring", "model_name": "store", "field_name": "owner", "term": "burg"},
+    )
+    assert [item["text"] for item in found.json()["results"]] == ["Beta Burgers"]
+    inlines = {
+        "timezone-TOTAL_FORMS": "0",
+        "timezone-INITIAL_FORMS": "0",
+        "business_hours-TOTAL_FORMS": "0",
+        "business_hours-INITIAL_FORMS": "0",
+    }
+
+    assert admin_client.post(url, {"owner": str(two_owners.owner_b.pk), **inlines}).status_code == 302
+    store.refresh_from_db()
+    assert store.owner == two_owners.owner_b
+
+    assert admin_client.post(url, {"owner": "", **inlines}).status_code == 302
+    store.refresh_from_db()
+    assert store.owner is None
+
+
+def test_a_store_is_added_with_its_owner(admin_client, two_owners):
+    response = admin_client.post(
+        f"{STORES}add/",
+        {
+            "store_id": "store-new",
+            "owner": str(two_owners.owner_a.pk),
+            "timezone-TOTAL_FORMS": "0",
+            "timezone-INITIAL_FORMS": "0",
+            "business_hours-TOTAL_FORMS": "0",
+            "business_hours-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Store.objects.get(store_id="store-new").owner == two_owners.owner_a
+
+
+def test_the_owner_admin_needs_a_staff_login(client, two_owners):
+    client.force_login(two_owners.user_a)
+    assert client.get(OWNERS).status_code == 302

@@ -90,7 +90,7 @@ def test_a_header_only_file_is_said_to_hold_no_rows(tmp_path):
 
 @pytest.mark.django_db
 def test_without_any_file_the_command_says_what_to_give():
-    with pytest.raises(CommandError, match="give a directory or --polls, --hours or --timezones"):
+    with pytest.raises(CommandError, match="give a directory or --polls, --hours, --timezones or --owners"):
         run_command()
 
 
@@ -138,7 +138,7 @@ def test_manage_py_exits_non_zero_on_a_bad_row_and_keeps_nothing(transactional_d
 @pytest.mark.parametrize(
     ("arguments", "status", "line"),
     [
-        ([], 1, "CommandError: Nothing to load: give a directory or --polls, --hours or --timezones."),
+        ([], 1, "CommandError: Nothing to load: give a directory or --polls, --hours, --timezones or --owners."),
         (["{tmp}/nowhere"], 1, "CommandError: {tmp}/nowhere: no such directory"),
         (["{tmp}/store_status.csv"], 1, "CommandError: {tmp}/store_status.csv: is not a directory; give the "),
         (["--polls", "{tmp}/nowhere.csv"], 1, "CommandError: {tmp}/nowhere.csv: no such file"),

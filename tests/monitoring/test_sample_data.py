@@ -15,14 +15,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import F
+from django.utils.text import slugify
 
-from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
+from monitoring.models import BusinessHours, Owner, StatusPoll, Store, Timezone
 from monitoring.sample_data import (
     DEFAULT_END,
     DST_STRADDLE_END,
     SampleDataError,
     format_timestamps,
     generate_feeds,
+    owner_name,
+    owner_slug,
     parse_end,
     write_feeds,
 )
@@ -419,3 +422,102 @@ def test_generated_uuid_ids_in_plain_csv_load_with_load_csvs(tmp_path):
     without_zone = Store.objects.filter(timezone__isnull=True)
     assert without_zone.exists()
     assert {store.timezone_name for store in without_zone} == {DEFAULT_TIMEZONE}
+
+
+# --- Owners (store_owners.csv, with --owners) ----------------------------------------------
+
+
+def owner_rows(text: str) -> dict[str, str]:
+    lines = text.splitlines()
+    assert lines[0] == "store_id,owner"
+    rows = dict(line.split(",") for line in lines[1:])
+    assert len(rows) == len(lines) - 1  # one row per store
+    return rows
+
+
+def test_owners_come_in_a_store_owners_file_and_leave_the_other_feeds_as_they_are():
+    plain = generate_feeds(60, 2, seed=5)
+    owned = generate_feeds(60, 2, seed=5, owners=4)
+
+    assert plain.store_owners is None
+    assert (owned.store_status, owned.menu_hours, owned.timezones) == (
+        plain.store_status,
+        plain.menu_hours,
+        plain.timezones,
+    )
+    rows = owner_rows(owned.store_owners)
+    assert len(rows) == owned.owner_rows
+    assert set(rows) <= set(Parsed(owned).stores)
+
+
+def test_most_stores_get_an_owner_by_name_or_slug_every_owner_has_stores_and_some_stores_none():
+    feeds = generate_feeds(300, 2, seed=9, owners=6)
+    rows = owner_rows(feeds.store_owners)
+    named = {slugify(text) for text in rows.values() if text}
+
+    assert feeds.owner_names == (
+        "Bella Napoli",
+        "Golden Wok",
+        "Taco Loco",
+        "Le Petit Café",
+        "Burger Barn",
+        "Green Bowl",
+    )
+    assert named == {slugify(name) for name in feeds.owner_names}
+    assert feeds.owned_stores == sum(1 for text in rows.values() if text) > 0.85 * 300
+    assert "" in rows.values()  # listed without an owner
+    assert len(rows) < 300  # and not listed at all
+    assert {"Bella Napoli", "bella-napoli"} <= set(rows.values())
+
+
+def test_owner_slugs_are_what_django_s_slugify_makes_of_the_names():
+    assert [owner_slug(owner_name(n)) for n in range(14)] == [slugify(owner_name(n)) for n in range(14)]
+    assert owner_name(12) == "Restaurant Group 13"
+
+
+def test_a_negative_number_of_owners_is_refused():
+    with pytest.raises(SampleDataError, match=r"--owners must be 0 \(no store_owners.csv\) or more \(got -1\)"):
+        generate_feeds(5, 1, seed=1, owners=-1)
+
+
+def test_the_command_writes_store_owners_csv_with_owners_and_says_so(tmp_path):
+    out = StringIO()
+    call_command("generate_sample_data", "--owners", "3", stores=20, days=1, seed=4, out=str(tmp_path), stdout=out)
+
+    feeds = generate_feeds(20, 1, seed=4, owners=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*FEED_FILES, "store_owners.csv"])
+    assert (tmp_path / "store_owners.csv").read_text() == feeds.store_owners
+    assert f", {feeds.owner_rows} owner rows giving {feeds.owned_stores} stores one of 3 owners; wrote " in (
+        out.getvalue()
+    )
+
+
+def committed_owner_rows() -> dict[str, str]:
+    return owner_rows(gzip.decompress((SAMPLE_DIR / "store_owners.csv.gz").read_bytes()).decode())
+
+
+def test_the_committed_sample_s_owners_are_what_its_documented_command_generates_and_its_readme_counts(tmp_path):
+    args = documented_command()
+    args[args.index("--out") + 1] = str(tmp_path)
+    call_command("generate_sample_data", *args, stdout=StringIO())
+    rows = committed_owner_rows()
+
+    assert owner_rows(gzip.decompress((tmp_path / "store_owners.csv.gz").read_bytes()).decode()) == rows
+    readme = (SAMPLE_DIR / "README.md").read_text()
+    owned = sum(1 for text in rows.values() if text)
+    assert f"| `store_owners.csv.gz` | {len(rows):,} | {owned} stores of 8 owners; " in readme
+
+
+@pytest.mark.django_db
+def test_the_committed_sample_gives_most_stores_one_of_its_owners_when_loaded():
+    call_command("load_csvs", str(SAMPLE_DIR), stdout=StringIO())
+    rows = committed_owner_rows()
+
+    assert Owner.objects.count() == 8
+    assert Owner.objects.get(slug="le-petit-cafe").name == "Le Petit Café"
+    assert Store.objects.filter(owner__isnull=False).count() == sum(1 for text in rows.values() if text)
+    assert Store.objects.filter(owner__isnull=True).count() == 300 - sum(1 for text in rows.values() if text)
+    for store_id, text in list(rows.items())[:40]:
+        assert Store.objects.get(store_id=store_id).owner_id == (
+            Owner.objects.get(slug=slugify(text)).pk if text else None
+        )

@@ -1,8 +1,8 @@
 """What a database backend does with checked feed rows, and the SQL both backends share.
 
-Hours and time zones are small (tens of thousands of rows): they go into a temporary staging
-table and from there into the real tables with a few set-based statements that PostgreSQL and
-SQLite both understand. Polls are large, and each backend writes them its own fastest way.
+Hours, time zones and owners are small (tens of thousands of rows): they go into a temporary
+staging table and from there into the real tables with a few set-based statements that
+PostgreSQL and SQLite both understand. Polls are large, and each backend writes them its own fastest way.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
+from monitoring.models import BusinessHours, Owner, StatusPoll, Store, Timezone
 
 PollRow = tuple[str, str, dt.datetime]  # store_id, status, aware UTC timestamp
 HoursRow = tuple[str, int, dt.time, dt.time]  # store_id, day_of_week, start, end (local)
 TimezoneRow = tuple[str, str]  # store_id, timezone_str
+OwnerRow = tuple[str, str | None, str | None]  # store_id, owner slug, owner name (None, None: no owner)
 
 # Staging column types, named by kind; each backend maps a kind to its SQL type.
 HOURS_STAGING_COLUMNS = {
@@ -26,6 +27,7 @@ HOURS_STAGING_COLUMNS = {
     "end_time_local": "time",
 }
 TIMEZONE_STAGING_COLUMNS = {"store_id": "text", "timezone_str": "text"}
+OWNER_STAGING_COLUMNS = {"store_id": "text", "owner_slug": "text", "owner_name": "text"}
 
 
 @dataclass
@@ -41,6 +43,7 @@ class WriteCounts:
     stores_listed: int = 0
     stores_given: int = 0
     stores_changed: int = 0
+    owners_created: int = 0  # owners: those the file named that did not exist yet
 
 
 class IngestionBackend(ABC):
@@ -59,6 +62,7 @@ class IngestionBackend(ABC):
         self.poll_table = quote(StatusPoll._meta.db_table)
         self.hours_table = quote(BusinessHours._meta.db_table)
         self.timezone_table = quote(Timezone._meta.db_table)
+        self.owner_table = quote(Owner._meta.db_table)
 
     @abstractmethod
     def insert_polls(self, rows: Iterable[PollRow]) -> WriteCounts:
@@ -160,6 +164,57 @@ class IngestionBackend(ABC):
             stores_listed=stores_listed,
             stores_given=inserted,
             stores_changed=updated,
+        )
+
+    def assign_owners(self, rows: Iterable[OwnerRow]) -> WriteCounts:
+        """Give every store in ``rows`` (one row per store) the owner of its row, or none; other
+        stores keep theirs. Owners not found by their slug are created with the name and slug
+        of the first row naming them. Only stores whose owner changes are written."""
+        staging = f"{self.STAGING_PREFIX}owners"
+        assigned = f"{self.STAGING_PREFIX}owners_assigned"
+        with self.connection.cursor() as cursor:
+            # One row per store: the reader drops a store's repeated rows and refuses two owners.
+            stores_listed = self._stage(cursor, staging, OWNER_STAGING_COLUMNS, iter(rows))
+            created = self._insert_missing_stores(cursor, staging)
+            cursor.execute(
+                f"INSERT INTO {self.owner_table} (name, slug) SELECT owner_name, owner_slug FROM {staging}"
+                f" WHERE row_number IN (SELECT min(row_number) FROM {staging}"
+                f"  WHERE owner_slug IS NOT NULL GROUP BY owner_slug)"
+                f" ORDER BY row_number ON CONFLICT (slug) DO NOTHING"
+            )
+            owners_created = cursor.rowcount
+            # Each listed store's key, its owner now and the one its row gives it (NULL: none).
+            self._create_temp_table(
+                cursor,
+                assigned,
+                f"SELECT s.id AS store_pk, s.owner_id AS old_owner_pk, o.id AS new_owner_pk"
+                f" FROM {staging} z JOIN {self.store_table} s ON s.store_id = z.store_id"
+                f" LEFT JOIN {self.owner_table} o ON o.slug = z.owner_slug",
+            )
+            cursor.execute(
+                f"SELECT"
+                f" coalesce(sum(CASE WHEN old_owner_pk IS NULL AND new_owner_pk IS NOT NULL THEN 1 ELSE 0 END), 0),"
+                f" coalesce(sum(CASE WHEN old_owner_pk IS NOT NULL AND (new_owner_pk IS NULL"
+                f"  OR new_owner_pk <> old_owner_pk) THEN 1 ELSE 0 END), 0)"
+                f" FROM {assigned}"
+            )
+            stores_given, stores_changed = cursor.fetchone()
+            # "IS DISTINCT FROM", spelled so that both databases read it: NULL is an owner too.
+            cursor.execute(
+                f"UPDATE {self.store_table} SET owner_id = a.new_owner_pk FROM {assigned} a"
+                f" WHERE {self.store_table}.id = a.store_pk AND ({self.store_table}.owner_id <> a.new_owner_pk"
+                f" OR ({self.store_table}.owner_id IS NULL) <> (a.new_owner_pk IS NULL))"
+            )
+            updated = cursor.rowcount
+            for table in (staging, assigned):
+                cursor.execute(f"DROP TABLE {table}")
+        return WriteCounts(
+            updated=updated,
+            stores_created=created,
+            stores_listed=stores_listed,
+            stores_given=stores_given,
+            stores_changed=stores_changed,
+            owners_created=owners_created,
         )
 
     def _create_temp_table(self, cursor, table: str, query: str) -> None:

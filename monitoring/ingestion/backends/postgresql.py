@@ -78,10 +78,14 @@ class PostgresqlBackend(IngestionBackend):
         savepoint: any failure rolls back to the table as it was. The table is locked against
         readers until the load commits, which is harmless while it is empty.
         """
+        # The stores just created queue a deferred check of their owner key each, and a table
+        # with pending trigger events refuses the ALTERs: the stores' checks run now instead
+        # (they would at commit; a violation fails the load either way).
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         try:
             with transaction.atomic(using=self.connection.alias):
                 # NOWAIT: a reader holding the table makes us take the ordinary path, not wait.
-                # A table with pending deferred trigger events refuses the ALTERs (also an
+                # A table with other pending deferred trigger events refuses the ALTERs (also an
                 # OperationalError), with the same outcome.
                 cursor.execute(f"LOCK TABLE {self.poll_table} IN ACCESS EXCLUSIVE MODE NOWAIT")
                 if self._has_polls(cursor):
@@ -89,6 +93,9 @@ class PostgresqlBackend(IngestionBackend):
                 return self._bulk_insert_polls(cursor, staging)
         except (OperationalError, _TableNotEmpty):
             return None
+        finally:
+            # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: back to that for the run.
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
     def _bulk_insert_polls(self, cursor, staging: str) -> int:
         constraints = self._secondary_constraints(cursor)

@@ -9,7 +9,7 @@ from storemonitor.commands import ProjectCommand
 class Command(ProjectCommand):
     help = (
         "Write synthetic store_status.csv, menu_hours.csv and timezones.csv shaped like the real "
-        "feeds into --out; the same arguments give the same bytes."
+        "feeds into --out, and with --owners a store_owners.csv; the same arguments give the same bytes."
     )
 
     def add_arguments(self, parser):
@@ -19,6 +19,12 @@ class Command(ProjectCommand):
         parser.add_argument("--out", required=True, help="directory to write the files into")
         parser.add_argument("--gzip", action="store_true", help="write .csv.gz files")
         parser.add_argument("--uuid-ids", action="store_true", help="UUID store ids like the 2024 feeds")
+        parser.add_argument(
+            "--owners",
+            type=int,
+            default=0,
+            help="also write store_owners.csv: most stores belong to one of this many owners (default 0: no file)",
+        )
         when = parser.add_mutually_exclusive_group()
         when.add_argument("--end", help="newest poll, e.g. '2023-01-25 18:13:22.47922 UTC' (the default)")
         when.add_argument(
@@ -37,12 +43,19 @@ class Command(ProjectCommand):
                 end=parse_end(options["end"]) if options["end"] else None,
                 uuid_ids=options["uuid_ids"],
                 straddle_dst=options["straddle_dst"],
+                owners=options["owners"],
             )
             paths = write_feeds(feeds, options["out"], compress=options["gzip"])
         except SampleDataError as error:
             raise CommandError(str(error)) from error
+        owners = ""
+        if feeds.store_owners is not None:
+            owners = (
+                f", {feeds.owner_rows} owner rows giving {feeds.owned_stores} stores "
+                f"one of {len(feeds.owner_names)} owners"
+            )
         self.stdout.write(
             f"{feeds.stores} stores, {feeds.polls} polls ({feeds.inactive_polls} inactive), "
-            f"{feeds.hours_rows} hours rows, {feeds.zone_rows} zone rows in {len(feeds.zones)} zones; "
+            f"{feeds.hours_rows} hours rows, {feeds.zone_rows} zone rows in {len(feeds.zones)} zones{owners}; "
             f"wrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - started:.1f} s"
         )

@@ -15,10 +15,11 @@ from storemonitor.commands import ProjectCommand
 
 class Command(ProjectCommand):
     help = (
-        "Load the store status, business hours and time zone feeds (.csv or .csv.gz) into the "
-        "database in one transaction: polls are added, hours and time zones replace those of the "
-        "stores they mention. Give a directory holding store_status.csv, menu_hours.csv and "
-        "timezones.csv, or name files with --polls, --hours and --timezones."
+        "Load the store status, business hours, time zone and store owner feeds (.csv or .csv.gz) "
+        "into the database in one transaction: polls are added, hours, time zones and owners replace "
+        "those of the stores they mention. Give a directory holding store_status.csv, menu_hours.csv, "
+        "timezones.csv and store_owners.csv (any of them), or name files with --polls, --hours, "
+        "--timezones and --owners."
     )
 
     def add_arguments(self, parser):
@@ -27,22 +28,27 @@ class Command(ProjectCommand):
         parser.add_argument("--hours", metavar="FILE", help="business hours (store_id,day,start_time_local,...)")
         parser.add_argument("--timezones", metavar="FILE", help="time zones (store_id,timezone_str)")
         parser.add_argument(
+            "--owners",
+            metavar="FILE",
+            help="store owners (store_id,owner): the owner's slug or name, created if new; empty for none",
+        )
+        parser.add_argument(
             "--skip-invalid",
             action="store_true",
             help="skip malformed rows (bad values, poll times out of range, over-long lines) instead of stopping",
         )
         parser.add_argument("--if-empty", action="store_true", help="do nothing if the database holds polls")
 
-    def handle(self, *args, directory, polls, hours, timezones, skip_invalid, if_empty, **options):
-        if not (directory or polls or hours or timezones):
-            raise CommandError("Nothing to load: give a directory or --polls, --hours or --timezones.")
+    def handle(self, *args, directory, polls, hours, timezones, owners, skip_invalid, if_empty, **options):
+        if not (directory or polls or hours or timezones or owners):
+            raise CommandError("Nothing to load: give a directory or --polls, --hours, --timezones or --owners.")
         if if_empty and database_has_polls():
             self.stdout.write("Nothing loaded: the database already holds polls (--if-empty).")
             return
         # A bar only on a terminal; logs and pipes get just the summary.
         progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
         try:
-            files = choose_feed_files(directory, polls=polls, hours=hours, timezones=timezones)
+            files = choose_feed_files(directory, polls=polls, hours=hours, timezones=timezones, owners=owners)
         except IngestionError as error:
             # Found before anything is read: a wrong argument, not a load that was undone.
             raise CommandError(str(error)) from error
@@ -51,6 +57,7 @@ class Command(ProjectCommand):
                 polls=files.get(Feed.POLLS),
                 hours=files.get(Feed.HOURS),
                 timezones=files.get(Feed.TIMEZONES),
+                owners=files.get(Feed.OWNERS),
                 skip_invalid=skip_invalid,
                 progress=progress,
             )

@@ -1,0 +1,132 @@
+"""The owners' parts of the admin in a real browser: the stores list with its owner column and the
+owners list fit a 1280×800 window with the admin's sidebars open, long owner names included."""
+
+import os
+import uuid
+
+import pytest
+
+from tests.browser import CHROMIUM, launch_chromium
+from tests.factories import BusinessHoursFactory, OwnerFactory, StoreFactory, TimezoneFactory, UserFactory
+
+WAIT_MS = 60_000  # generous: the machine is shared; nothing here depends on speed
+ADMIN_LOGIN = ("admin", "a-long-enough-password")
+LONG_NAME = "The Grand Old Harbourside Fish, Chips and Seafood Restaurant Company of Portsmouth and Southsea"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="browser tests need Debian's Chromium at /usr/bin/chromium "
+        "(apt-get install chromium chromium-driver; .ci/run installs it)",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+# The list's box and its header cells: wider than the box means a sideways scroll or a header
+# cut off.
+TOO_WIDE = """() => {
+  const box = document.querySelector('#changelist-form .results');
+  const table = document.getElementById('result_list');
+  const headers = [...table.querySelectorAll('thead th')];
+  return {
+    scrolls: box.scrollWidth > box.clientWidth || table.getBoundingClientRect().width > box.clientWidth + 0.5,
+    page_scrolls: document.documentElement.scrollWidth > window.innerWidth,
+    clipped: headers.filter(th => th.scrollWidth > th.clientWidth
+      || th.getBoundingClientRect().right > box.getBoundingClientRect().right + 0.5)
+      .map(th => th.innerText.trim()),
+    // The header's own words, without the sort priority a sorted column shows beside them.
+    headers: headers.map(th => (th.querySelector('.text') || th).innerText.trim()).filter(Boolean),
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (requirements/dev.txt)")
+    # Playwright's sync API runs an event loop in this thread; Django would take the tests' own
+    # synchronous ORM calls for calls from async code. Only for these tests.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_api.sync_playwright() as playwright:
+            chromium = launch_chromium(playwright)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def owned_stores(django_user_model):
+    """UUID stores with long zone names and two intervals a day, most of them owned, one owner
+    with a very long name and many users."""
+    django_user_model.objects.create_superuser(ADMIN_LOGIN[0], "admin@example.com", ADMIN_LOGIN[1])
+    long_owner = OwnerFactory(name=LONG_NAME, slug="grand-old-harbourside", users=[UserFactory() for _ in range(3)])
+    owners = [long_owner, OwnerFactory(name="Le Petit Café", slug="le-petit-cafe"), None]
+    for n in range(12):
+        store = StoreFactory(store_id=str(uuid.UUID(int=0xFFFEFAD8F53844F5A7743CF2B3B225BA - n * 7919)))
+        store.owner = owners[n % 3]
+        store.save()
+        TimezoneFactory(store=store, timezone_str="America/Indiana/Indianapolis")
+        for day in range(7):
+            BusinessHoursFactory(store=store, day_of_week=day)
+    for n in range(20):
+        OwnerFactory(name=f"Restaurant Group {n + 1} with a rather long business name", slug=f"group-{n + 1}")
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        (
+            "/admin/monitoring/store/",
+            ["Store id", "Page", "Time zone", "Business hours", "Newest poll (UTC)", "Status", "Owner"],
+        ),
+        ("/admin/monitoring/owner/", ["Name", "Slug", "Stores", "Users"]),
+    ],
+    ids=["stores", "owners"],
+)
+def test_the_owner_column_and_the_owners_list_fit_a_1280_px_window_with_the_sidebars_open(
+    live_server, browser, owned_stores, path, headers
+):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/admin/login/?next={path}")
+        page.fill("#id_username", ADMIN_LOGIN[0])
+        page.fill("#id_password", ADMIN_LOGIN[1])
+        page.click("input[type=submit]")
+        page.locator("#result_list").wait_for()
+        for sort in ("", "?o=-1"):
+            page.goto(f"{live_server.url}{path}{sort}")
+            assert page.locator("#nav-sidebar").is_visible()
+            measured = page.evaluate(TOO_WIDE)
+            assert [header.casefold() for header in measured["headers"]] == [h.casefold() for h in headers]
+            assert not measured["scrolls"], f"{path}{sort} scrolls sideways at 1280 px"
+            assert not measured["page_scrolls"], f"{path}{sort}: the page scrolls sideways at 1280 px"
+            assert measured["clipped"] == [], f"{path}{sort}: headers cut off"
+    finally:
+        context.close()
+
+
+def test_the_owner_page_fits_a_1280_px_window_and_picks_users_side_by_side(live_server, browser, owned_stores):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/monitoring/owner/add/")
+        page.fill("#id_username", ADMIN_LOGIN[0])
+        page.fill("#id_password", ADMIN_LOGIN[1])
+        page.click("input[type=submit]")
+        page.locator("#id_name").wait_for()
+        # Typed key by key: the admin's script fills the slug on key presses.
+        page.locator("#id_name").press_sequentially("Smokey's BBQ & Grill")
+        page.locator("#id_users_from").wait_for()  # filter_horizontal's "available" box
+        assert page.input_value("#id_slug") == "smokeys-bbq-grill"
+        assert not page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth")
+    finally:
+        context.close()
