@@ -7,6 +7,7 @@ The README's configuration table lists the variables.
 
 import logging
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +45,12 @@ SECRET_KEY = _secret_key()
 # Callers without a login or token may use the service (read and report on every store): the
 # open API of the assignment. On by default in development only (monitoring.access).
 ALLOW_ANONYMOUS = env_bool("ALLOW_ANONYMOUS", DEBUG)
+if ALLOW_ANONYMOUS and not DEBUG and not env_bool("ALLOW_ANONYMOUS_IN_PRODUCTION", False):
+    raise ImproperlyConfigured(
+        "ALLOW_ANONYMOUS=1 with DEBUG=0 would let anyone who can reach the service see every store and "
+        "trigger reports: unset ALLOW_ANONYMOUS (callers then sign in or send a token), or also set "
+        "ALLOW_ANONYMOUS_IN_PRODUCTION=1 if that is really meant."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -61,6 +68,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",  # sign-in lockout after repeated wrong passwords (accounts, "Sign-in" below)
+    "knox",  # API token storage (hashed); accounts.ApiToken is the token model
+    "accounts",
     # Before django_q: the reports app's `qcluster` command replaces django-q2's (reports.cluster).
     "monitoring",
     "reports",
@@ -78,8 +88,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Pages redirect anonymous visitors to the login page unless ALLOW_ANONYMOUS is on; the API
+    # answers 401 itself and the admin has its own login.
+    "accounts.middleware.SignInRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "storemonitor.urls"
@@ -97,6 +112,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.access",  # the anonymous-access banner
             ],
         },
     },
@@ -115,6 +131,71 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
+
+# --- Sign-in and passwords -----------------------------------------------------------------
+
+# Knox stores API tokens as SHA-512 digests; accounts.ApiToken adds a name and the last use.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+REST_KNOX = {
+    "TOKEN_TTL": None,  # a token lives until revoked, unless it was created with an expiry
+    "AUTH_HEADER_PREFIX": "Token",
+}
+# knox's own migrations create its AuthToken table even when KNOX_TOKEN_MODEL replaces it (they
+# do not mark it swappable): an unused table whose foreign key to users also breaks PostgreSQL's
+# flush. accounts' migrations make the only token table.
+MIGRATION_MODULES = {"knox": None}
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# django-axes checks every sign-in (the pages' and the admin's) before the model backend does.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
+# locked out for LOGIN_LOCKOUT_MINUTES (each further try restarts the wait); a right password
+# before that clears the count. Keyed on the pair: by username alone a stranger could lock an
+# owner out of their own account, by address alone one office behind a NAT locks itself out.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The site's lockout page (429), for the pages and the admin.
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# Not its banner line at every start of every command; lockouts are still logged.
+AXES_VERBOSE = False
+
+# Behind a TLS-terminating proxy (nginx, a load balancer) that sets X-Forwarded-Proto and
+# X-Forwarded-For: requests it marks https are secure, and the lockout keys on the client's address
+# it forwards, not the proxy's. Without a proxy these headers come from the client: never trusted.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    AXES_IPWARE_PROXY_COUNT = 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+
+# --- Production (DEBUG=0) ------------------------------------------------------------------
+
+# Served over https only: cookies never travel in clear, http is redirected, and browsers are
+# told (HSTS) to use https for a year. Each can be turned off from the environment, e.g. for a
+# trial on plain http (SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0).
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 60 * 60, minimum=0)
+# Preloading commits the domain (and its subdomains) to https in browsers for good once it is
+# submitted to the preload list; the header alone submits nothing.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 
 # --- Static and media files ----------------------------------------------------------------
 
@@ -164,6 +245,27 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Cache ---------------------------------------------------------------------------------
+
+# Shared by every process of the service (web servers, workers): the API's rate limits count
+# there. Redis when REDIS_URL is set (the cache's keys are prefixed apart from the job queue's);
+# otherwise files under VAR_DIR, which the processes of one machine share.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "storemonitor-cache",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
 # --- Reports -------------------------------------------------------------------------------
 
 # Only polls in [as_of - lookback, as_of] feed a report (uptime rule 1).
@@ -177,6 +279,26 @@ REPORT_STALL_SECONDS = env_int(
 REPORT_MAX_ATTEMPTS = env_int("REPORT_MAX_ATTEMPTS", 2, minimum=1)
 # Reports and their CSVs are deleted this many days after they were created (a daily schedule).
 REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 30, minimum=1)
+
+# --- Report limits -------------------------------------------------------------------------
+
+# Triggering reports (API, dashboard, admin: reports.admission) is limited to this many per user,
+# or per IP address for callers who are not signed in: "N/period", period s, m, h or d (second,
+# minute, hour, day; DRF's throttle format, read by the first letter).
+REPORT_TRIGGER_RATE = env_str("REPORT_TRIGGER_RATE", "60/hour").strip()
+_rate_count, _, _rate_period = REPORT_TRIGGER_RATE.partition("/")
+if not (
+    _rate_count.isdecimal()
+    and int(_rate_count) >= 1
+    and _rate_period in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+):
+    raise ImproperlyConfigured(
+        f"REPORT_TRIGGER_RATE={REPORT_TRIGGER_RATE!r} is not a rate: write how many reports per period, "
+        "like 60/hour, 10/minute or 500/day (the period one of s, m, h, d or second, minute, hour, day)."
+    )
+# At most this many Pending reports per owner (the all-stores reports of staff and anonymous
+# callers are one group); beyond, a trigger is refused with 429 until one has started.
+MAX_PENDING_REPORTS_PER_OWNER = env_int("MAX_PENDING_REPORTS_PER_OWNER", 5, minimum=1)
 
 # --- Pages ---------------------------------------------------------------------------------
 
@@ -205,6 +327,17 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
+    # A token first: a 401 then names its scheme (WWW-Authenticate: Token). The session serves
+    # signed-in people calling the API from the pages (CSRF applies then).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Signed in, or anonymous while ALLOW_ANONYMOUS is on (monitoring.access).
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.SignedInOrAnonymousAllowed"],
+    # Behind the TLS proxy the client's address is the one the proxy appends to X-Forwarded-For
+    # (the per-IP trigger rate, reports.admission); otherwise only the connection's address counts.
+    "NUM_PROXIES": 1 if BEHIND_TLS_PROXY else None,
     # Every API error is a JSON object with an "error" sentence.
     "EXCEPTION_HANDLER": "reports.api.errors.json_exception_handler",
 }
@@ -213,12 +346,20 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Trigger uptime/downtime reports of all stores, poll them and download the CSV.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs page follow the API's own rule (a token, a session, or anonymous
+    # access on).
+    "SERVE_PERMISSIONS": ["accounts.permissions.SignedInOrAnonymousAllowed"],
     # The docs pages load their JavaScript and CSS from this service, so they work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # No schema check against swagger.io's online validator either.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "PREPROCESSING_HOOKS": ["reports.api.schema.drop_slash_aliases"],
+    # Every operation that needs a caller documents its 401.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.schema.document_unauthenticated",
+    ],
     # The two endpoints of the assignment come first, in the docs and in the schema: operations
     # in the order of reports/api/urls.py (not by path, which puts /api/... first), and the
     # docs' groups in this order.
@@ -267,5 +408,7 @@ LOGGING = {
         },
         "django.server": {"handlers": [], "level": "NOTSET", "propagate": True},
         "django-q": {"handlers": [], "level": "NOTSET", "propagate": True},
+        # django-axes logs four lines at every sign-in; a lockout is a warning.
+        "axes": {"handlers": [], "level": "WARNING", "propagate": True},
     },
 }

@@ -13,3 +13,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Jobs run inside the call that queues them. django-q2 reads this once, when it is imported:
 # override_settings cannot switch it (the end-to-end tests start real workers instead).
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+
+# One process, a fresh cache per test (tests/conftest.py clears it): rate limits and lockouts of
+# one test never reach the next, nor var/cache.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
@@ -8,6 +9,7 @@ admin.site.site_title = "storemonitor admin"
 admin.site.site_url = "/"  # "View site" opens the dashboard
 
 
+@login_not_required
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
     """Browsers ask for /favicon.ico on pages that name no icon (the admin's): send them to the static one."""
     return HttpResponsePermanentRedirect(static("storemonitor/favicon.ico"))
@@ -16,6 +18,7 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
+    path("account/", include("accounts.urls")),  # sign-in, sign-out, API tokens
     path("", include("reports.api.urls")),
     path("", include("reports.urls")),  # the pages: dashboard and store weeks
 ]

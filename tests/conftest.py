@@ -59,3 +59,11 @@ def two_owners(db):
         store_b=StoreFactory(store_id="store-b", owner=owner_b),
         store_none=StoreFactory(store_id="store-none"),
     )
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Every test starts with an empty cache (rate limits count there)."""
+    from django.core.cache import cache
+
+    cache.clear()

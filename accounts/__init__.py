@@ -1,0 +1,1 @@
+"""Accounts: signing in on the pages, API tokens, and who may use the service without either."""
