@@ -44,7 +44,7 @@ def owners_of(user: AnyUser) -> QuerySet[Owner]:
         return Owner.objects.all()
     if not user.is_authenticated:
         return Owner.objects.none()
-    return Owner.objects.filter(users=user)
+    return Owner.objects.filter(users=user.pk)
 
 
 def visible_stores(user: AnyUser) -> QuerySet[Store]:
@@ -53,7 +53,18 @@ def visible_stores(user: AnyUser) -> QuerySet[Store]:
         return Store.objects.all()
     if not user.is_authenticated:
         return Store.objects.none()
-    return Store.objects.filter(owner__users=user)
+    return Store.objects.filter(owner__users=user.pk)
+
+
+def scoped_stores(user: AnyUser) -> QuerySet[Store] | None:
+    """``visible_stores(user)``, or None when that is every store: callers then keep their
+    unfiltered queries, as fast as they are without owners."""
+    return None if sees_all_stores(user) else visible_stores(user)
+
+
+def report_stores(owner: Owner | None) -> QuerySet[Store] | None:
+    """The stores a report of ``owner`` covers; None for a report of every store."""
+    return None if owner is None else Store.objects.filter(owner=owner)
 
 
 class OwnerChoiceError(ValueError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
+from django.db.models import Max, OuterRef, QuerySet, Subquery
 
 from monitoring.models import StatusPoll, Store
 
@@ -59,10 +60,24 @@ class FeedStats:
     newest_poll: dt.datetime | None
 
 
-def feed_stats() -> FeedStats:
-    """Stores, polls (estimated on a big PostgreSQL table) and the newest poll (the default as_of)."""
+def feed_stats(stores: QuerySet[Store] | None = None) -> FeedStats:
+    """Stores, polls (estimated on a big PostgreSQL table) and the newest poll (the default as_of),
+    of every store, or of ``stores`` only (a caller's visible stores: monitoring.access)."""
+    if stores is None:
+        return FeedStats(
+            stores=count_rows(Store.objects.all()),
+            polls=count_rows(StatusPoll.objects.all()),
+            newest_poll=StatusPoll.objects.newest_time(),
+        )
     return FeedStats(
-        stores=count_rows(Store.objects.all()),
-        polls=count_rows(StatusPoll.objects.all()),
-        newest_poll=StatusPoll.objects.newest_time(),
+        stores=count_rows(stores),
+        polls=count_rows(StatusPoll.objects.filter(store__in=stores.order_by().values("pk"))),
+        newest_poll=newest_poll_of(stores),
     )
+
+
+def newest_poll_of(stores: QuerySet[Store]) -> dt.datetime | None:
+    """The newest poll of ``stores`` (None without any): one backward probe of the (store, time)
+    index per store, never a scan of the time index for the first poll that happens to be theirs."""
+    newest = StatusPoll.objects.filter(store=OuterRef("pk")).order_by("-timestamp_utc").values("timestamp_utc")[:1]
+    return stores.order_by().annotate(store_newest=Subquery(newest)).aggregate(newest=Max("store_newest"))["newest"]

@@ -21,7 +21,7 @@ from functools import partial
 from typing import TypeVar
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Max, Min, Q
@@ -54,7 +54,7 @@ def do_trigger_report(
     method: str = DEFAULT_METHOD,
     columns: str = DEFAULT_COLUMNS,
     owner: Owner | None = None,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
 ) -> Report:
     """Create a Pending report and queue its task when the current transaction commits.
 
@@ -95,9 +95,11 @@ def do_run_report(report_pk: int) -> str | None:
     progress = _ProgressWriter(run)
     with Heartbeat(run.beat, settings.REPORT_HEARTBEAT_SECONDS):
         try:
-            data = generation.compute_report(as_of=report.as_of, method=report.method, progress=progress)
+            data = generation.compute_report(
+                as_of=report.as_of, method=report.method, progress=progress, owner_id=report.owner_id
+            )
             if data.store_count == 0:
-                return run.fail(_no_stores_sentence(data.as_of))
+                return run.fail(_no_stores_sentence(data.as_of, report.owner))
             # What the dashboard shows from the newest complete report (stores needing attention,
             # offline now): kept with the report, so a page never recomputes it.
             summary = attention_summary(data.figures, data.feeds)
@@ -379,16 +381,20 @@ def _pending_again(now: dt.datetime) -> dict[str, object]:
     }
 
 
-def _no_stores_sentence(as_of: dt.datetime) -> str:
-    polls = StatusPoll.objects.aggregate(oldest=Min("timestamp_utc"), newest=Max("timestamp_utc"))
+def _no_stores_sentence(as_of: dt.datetime, owner: Owner | None = None) -> str:
+    """Why a report is empty, naming the poll times of the stores it covers only (an owner's
+    report never learns another owner's)."""
+    polls = StatusPoll.objects.all() if owner is None else StatusPoll.objects.filter(store__owner=owner)
+    times = polls.aggregate(oldest=Min("timestamp_utc"), newest=Max("timestamp_utc"))
     days = settings.REPORT_LOOKBACK_DAYS
+    whose = "" if owner is None else f" of {owner.name}"
     held = (
-        f"the polls run from {polls['oldest']:%Y-%m-%d %H:%M:%S} to {polls['newest']:%Y-%m-%d %H:%M:%S} UTC"
-        if polls["newest"] is not None
-        else "the database holds no polls"
+        f"the polls{whose} run from {times['oldest']:%Y-%m-%d %H:%M:%S} to {times['newest']:%Y-%m-%d %H:%M:%S} UTC"
+        if times["newest"] is not None
+        else ("the database holds no polls" if owner is None else f"the stores{whose} have no polls")
     )
     return (
-        f"No store has a poll in the {days} days before {as_of:%Y-%m-%d %H:%M:%S} UTC, so the report would "
+        f"No store{whose} has a poll in the {days} days before {as_of:%Y-%m-%d %H:%M:%S} UTC, so the report would "
         f"be empty ({held}). Trigger a report with an as_of inside that range."
     )
 

@@ -1,8 +1,8 @@
 """Admin for reports, and the reports app's part of a store's admin page.
 
 Reports: read-only rows with live-looking progress, when each will be pruned, and a button that
-starts one. Starting a report goes through ``reports.actions.do_trigger_report``, as from the
-API and the dashboard.
+starts one. Starting a report goes through ``reports.admission.admit_report`` (owner, rate limit,
+pending cap), as from the API and the dashboard.
 
 Stores: ``monitoring`` registers the stores admin without knowing about reports; this module
 re-registers it with the store's report figures and a link to its week page added.
@@ -16,17 +16,37 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from monitoring.admin import StoreAdmin
-from monitoring.models import Store
-from reports.actions import do_trigger_report
+from monitoring.models import Owner, Store
+from reports.admission import ReportRefused, admit_report
 from reports.forms import GenerateReportForm
 from reports.generation import NoPollsError
 from reports.models import DEFAULT_COLUMNS, Report
 from reports.retention import FINISHED
 from reports.store_week import store_figures
 from reports.uptime import DEFAULT_METHOD
+
+
+class StoresOfFilter(admin.SimpleListFilter):
+    """Reports by whose stores they cover: every store's, or one owner's."""
+
+    title = "stores of"
+    parameter_name = "stores_of"
+    EVERY_STORE = "all"
+
+    def lookups(self, request, model_admin):
+        owners = Owner.objects.filter(reports__isnull=False).distinct().order_by("name")
+        return [(self.EVERY_STORE, "all stores"), *((owner.slug, owner.name) for owner in owners)]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        if self.value() == self.EVERY_STORE:
+            return queryset.filter(owner__isnull=True)
+        return queryset.filter(owner__slug=self.value())
 
 
 @admin.register(Report)
@@ -38,12 +58,13 @@ class ReportAdmin(admin.ModelAdmin):
         "report_id",
         "status_text",
         "as_of_and_method",
-        "stores",
+        "stores_of_and_count",
         "duration_text",
         "download",
         "created",
     )
-    list_filter = ("status", "method", "columns")
+    list_filter = ("status", "method", "columns", StoresOfFilter)
+    list_select_related = ("owner",)
     search_fields = ("=report_id",)
     date_hierarchy = "created_at"
     show_full_result_count = False
@@ -53,6 +74,8 @@ class ReportAdmin(admin.ModelAdmin):
         "report_id",
         "status",
         "progress_bar",
+        "stores_of",
+        "requested_by",
         "as_of_utc",
         "method",
         "columns",
@@ -82,28 +105,64 @@ class ReportAdmin(admin.ModelAdmin):
         return [path("generate/", generate, name="reports_report_generate")] + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "generate_form": GenerateReportForm()}
+        extra_context = {**(extra_context or {}), "generate_form": GenerateReportForm(user=request.user)}
         return super().changelist_view(request, extra_context)
 
     def generate_view(self, request):
-        form = GenerateReportForm(request.POST)
-        if form.is_valid():
-            report = do_trigger_report(
+        """The Generate button: the dashboard's form and rules (``reports.admission``), its sentences
+        as admin messages."""
+        changelist = reverse("admin:reports_report_changelist")
+        form = GenerateReportForm(request.POST, user=request.user)
+        if not form.is_valid():
+            self.message_user(request, f"No report started. {form.errors_as_sentence()}", messages.ERROR)
+            return redirect(changelist)
+        try:
+            admission = admit_report(
+                request,
+                owner_slug=form.cleaned_data.get("owner"),
                 as_of=form.cleaned_data["as_of"],
                 method=form.cleaned_data["method"],
                 columns=form.cleaned_data["columns"],
             )
-            self.message_user(request, f"Report {report.report_id} queued.", messages.SUCCESS)
-        else:
-            self.message_user(request, f"No report started. {form.errors_as_sentence()}", messages.ERROR)
-        return redirect("admin:reports_report_changelist")
+        except ReportRefused as refusal:
+            self.message_user(request, f"No report started. {refusal.sentence}", messages.ERROR)
+            return redirect(changelist)
+        report = admission.report
+        if admission.existing:
+            text = f"Report {report.report_id} with the same settings is still pending: showing it."
+            self.message_user(request, text, messages.INFO)
+            # The list searched for its id (search_fields): that report's row alone.
+            return redirect(f"{changelist}?{urlencode({'q': report.report_id})}")
+        self.message_user(request, f"Report {report.report_id} queued.", messages.SUCCESS)
+        return redirect(changelist)
 
     @admin.action(description="Generate again (same settings)")
     def generate_like_selected(self, request, queryset):
-        started = [do_trigger_report(as_of=r.as_of, method=r.method, columns=r.columns) for r in queryset]
-        self.message_user(
-            request, f"{len(started)} report(s) queued: {', '.join(r.report_id for r in started)}.", messages.SUCCESS
-        )
+        """Each selected report again, for the same stores, through the same rules as the button."""
+        started: list[str] = []
+        pending: list[str] = []
+        refused: list[str] = []
+        for old in queryset.select_related("owner"):
+            try:
+                admission = admit_report(
+                    request,
+                    owner_slug=old.owner.slug if old.owner is not None else None,
+                    as_of=old.as_of,
+                    method=old.method,
+                    columns=old.columns,
+                )
+            except ReportRefused as refusal:
+                refused.append(refusal.sentence)
+                continue
+            (pending if admission.existing else started).append(admission.report.report_id)
+        if started:
+            self.message_user(request, f"{len(started)} report(s) queued: {', '.join(started)}.", messages.SUCCESS)
+        for report_id in pending:
+            text = f"Report {report_id} with the same settings is still pending: showing it."
+            self.message_user(request, text, messages.INFO)
+        # One message per reason: a rate limit refuses every report after it the same way.
+        for sentence in dict.fromkeys(refused):
+            self.message_user(request, f"No report started. {sentence}", messages.ERROR)
 
     @admin.display(description="status", ordering="status")
     def status_text(self, report):
@@ -133,6 +192,16 @@ class ReportAdmin(admin.ModelAdmin):
         # The column set only when it is not the assignment's seven columns.
         extra = "" if report.columns == DEFAULT_COLUMNS else f", {report.columns}"
         return format_html('{}<br><span class="method">{}{}</span>', self.as_of_utc(report), report.method, extra)
+
+    @admin.display(description="Stores of", ordering="owner__name")
+    def stores_of(self, report):
+        """Whose stores the report covers: the owner's name, or all stores."""
+        return "all stores" if report.owner is None else report.owner.name
+
+    @admin.display(description="Stores of", ordering="owner__name")
+    def stores_of_and_count(self, report):
+        # One column for both, so that the list still fits a 1280 px window.
+        return format_html('{}<br><span class="method">{} stores</span>', self.stores_of(report), self.stores(report))
 
     @admin.display(description="stores", ordering="store_count")
     def stores(self, report):

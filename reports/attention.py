@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from monitoring.access import AnyUser, owners_of, sees_all_stores
 from reports.generation import NoPollsError, compute_report
 from reports.models import Report
 from reports.store_week import local_moment_text
@@ -108,6 +109,11 @@ def _offline_now(figures: UptimeFigures, feeds: FeedArrays, limit: int) -> dict[
 # database, seconds for millions of polls (then a report has to be generated first).
 ON_THE_FLY_MAX_POLLS = 200_000
 
+NO_OWNER = (
+    "Your account belongs to no owner, so it has no stores to show; ask an administrator to add it to one "
+    "(manage.py add_owner_user OWNER_SLUG USERNAME)."
+)
+
 
 @dataclass(frozen=True)
 class DashboardSummary:
@@ -124,15 +130,32 @@ class DashboardSummary:
         return bool(self.summary) and self.report is None
 
 
-def dashboard_summary(poll_count: int, newest_poll: dt.datetime | None) -> DashboardSummary:
-    """The newest Complete report's summary; without one (or for a report from before summaries
-    were kept, or of another version of them) a summary computed now, as of the newest poll, on a database of at most
-    ``ON_THE_FLY_MAX_POLLS`` polls."""
-    report = Report.objects.filter(status=Report.Status.COMPLETE).order_by("-created_at", "-id").first()
+def dashboard_summary(
+    poll_count: int, newest_poll: dt.datetime | None, user: AnyUser | None = None
+) -> DashboardSummary:
+    """The summary of the stores ``user`` sees (monitoring.access; None: every store), from the
+    newest Complete report covering exactly them: of every store for staff and anonymous callers,
+    the owner's for a user of one owner; never a report covering more. Without one (or for a
+    report from before summaries were kept, or of another version of them) a summary computed
+    now over those stores, as of their newest poll, when they have at most
+    ``ON_THE_FLY_MAX_POLLS`` polls. ``poll_count`` and ``newest_poll`` are those of the same
+    stores (``monitoring.stats.feed_stats``)."""
+    owner_ids: list[int] | None = None
+    if user is None or sees_all_stores(user):
+        reports = Report.objects.filter(owner__isnull=True)
+    else:
+        owner_ids = list(owners_of(user).order_by("pk").values_list("pk", flat=True))
+        if not owner_ids:
+            return DashboardSummary({}, unavailable=NO_OWNER)
+        # A user of several owners has no report of exactly their stores: reports cover one owner.
+        reports = Report.objects.filter(owner_id=owner_ids[0]) if len(owner_ids) == 1 else Report.objects.none()
+    report = reports.filter(status=Report.Status.COMPLETE).order_by("-created_at", "-id").first()
     if report is not None and report.summary.get("version") == SUMMARY_VERSION:
         return DashboardSummary(report.summary, report)
     if newest_poll is None:
-        return DashboardSummary({}, unavailable="No polls yet: load the feeds with manage.py load_csvs.")
+        if owner_ids is None:
+            return DashboardSummary({}, unavailable="No polls yet: load the feeds with manage.py load_csvs.")
+        return DashboardSummary({}, unavailable="Your stores have no polls yet.")
     if poll_count > ON_THE_FLY_MAX_POLLS:
         return DashboardSummary(
             {},
@@ -140,7 +163,7 @@ def dashboard_summary(poll_count: int, newest_poll: dt.datetime | None) -> Dashb
             "while this page waits.",
         )
     try:
-        data = compute_report(as_of=newest_poll, method=DEFAULT_METHOD)
+        data = compute_report(as_of=newest_poll, method=DEFAULT_METHOD, owner_ids=owner_ids)
     except NoPollsError as error:  # the polls were deleted meanwhile
         return DashboardSummary({}, unavailable=str(error))
     return DashboardSummary(attention_summary(data.figures, data.feeds))

@@ -5,13 +5,15 @@ The management command, the background job and the store pages all call these fu
 
 import csv
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from monitoring.models import EARLIEST_POLL_TIME, StatusPoll
+from monitoring.models import EARLIEST_POLL_TIME, StatusPoll, Store
 from reports.models import COLUMN_SETS, DEFAULT_COLUMNS
 from reports.snapshot import read_snapshot
 from reports.uptime import (
@@ -48,6 +50,10 @@ class NoPollsError(Exception):
         super().__init__(message)
 
 
+# NoPollsError's sentence for a report of some owners' stores, which have none.
+NO_POLLS_IN_SCOPE = "The stores this report covers have no polls yet: load their feeds with manage.py load_csvs."
+
+
 class ReportTimeError(ValueError):
     """A report time the report cannot use; the message says which times it can."""
 
@@ -82,15 +88,20 @@ def lookback() -> dt.timedelta:
     return dt.timedelta(days=settings.REPORT_LOOKBACK_DAYS)
 
 
-def check_report_time(as_of: dt.datetime | None, *, now: dt.datetime | None = None) -> None:
+def check_report_time(
+    as_of: dt.datetime | None, *, now: dt.datetime | None = None, stores: QuerySet[Store] | None = None
+) -> None:
     """Refuse, before a report is started, a time it could not report on.
 
     Raises ReportTimeError for an aware ``as_of`` outside 2000-01-01 … now + 1 day or with no poll
     in its lookback, and NoPollsError when the database holds no polls at all (also for no as_of).
+    With ``stores`` (a caller's visible stores, or an owner's), only their polls count, and the
+    sentences name only their poll times.
     """
+    polls = StatusPoll.objects.all() if stores is None else StatusPoll.objects.filter(store__in=stores.values("pk"))
     if as_of is None:
-        if StatusPoll.objects.newest_time() is None:
-            raise NoPollsError()
+        if polls.newest_time() is None:
+            raise NoPollsError() if stores is None else NoPollsError(NO_POLLS_IN_SCOPE)
         return
     latest = (now or timezone.now()) + LATEST_AS_OF_AHEAD
     # Compared as given, never converted: a time near year 1 or 9999 overflows in UTC.
@@ -101,11 +112,11 @@ def check_report_time(as_of: dt.datetime | None, *, now: dt.datetime | None = No
             f"{as_of.isoformat()} is more than a day ahead of now ({_utc_text(latest - LATEST_AS_OF_AHEAD)})."
         )
     # A range probe on the timestamp index, both ends of the lookback included as in the report.
-    if StatusPoll.objects.filter(timestamp_utc__gte=as_of - lookback(), timestamp_utc__lte=as_of).exists():
+    if polls.filter(timestamp_utc__gte=as_of - lookback(), timestamp_utc__lte=as_of).exists():
         return
-    oldest, newest = StatusPoll.objects.oldest_time(), StatusPoll.objects.newest_time()
+    oldest, newest = polls.oldest_time(), polls.newest_time()
     if oldest is None or newest is None:
-        raise NoPollsError()
+        raise NoPollsError() if stores is None else NoPollsError(NO_POLLS_IN_SCOPE)
     days = settings.REPORT_LOOKBACK_DAYS
     raise ReportTimeError(
         f"{_utc_text(as_of)} has no poll in the {days} days before it (the lookback): the polls run from "
@@ -123,13 +134,18 @@ def compute_report(
     method: str = DEFAULT_METHOD,
     progress: ProgressCallback | None = None,
     store_id: str | None = None,
+    owner_id: int | None = None,
+    owner_ids: Collection[int] | None = None,
 ) -> ReportData:
-    """Figures for every store (or one) as of ``as_of`` (default: the newest poll)."""
+    """Figures for every store (or one, or one owner's: ``owner_id``, or several owners':
+    ``owner_ids``) as of ``as_of`` (default: the newest poll of the stores it covers)."""
     report = progress or _no_progress
     report(0.0, "reading the feeds")
-    snapshot = read_snapshot(as_of, lookback(), store_id=store_id)
+    snapshot = read_snapshot(as_of, lookback(), store_id=store_id, owner_id=owner_id, owner_ids=owner_ids)
     if snapshot.as_of is None:
-        raise NoPollsError()
+        if owner_id is None and owner_ids is None:
+            raise NoPollsError()
+        raise NoPollsError(NO_POLLS_IN_SCOPE)
     report(_READ_SHARE, "computing uptime")
 
     def engine_progress(fraction: float, stage: str) -> None:

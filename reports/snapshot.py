@@ -8,7 +8,7 @@ the default time zone (rule 4).
 """
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +19,7 @@ from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast
 
 from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
+from monitoring.stats import newest_poll_of
 from monitoring.timezones import DEFAULT_TIMEZONE
 from reports import pg_binary
 from reports.uptime import FeedArrays, microseconds_of_day
@@ -42,11 +43,21 @@ class Snapshot:
     feeds: FeedArrays
 
 
-def read_snapshot(as_of: dt.datetime | None, lookback: dt.timedelta, store_id: str | None = None) -> Snapshot:
-    """The feeds as of ``as_of`` (default: the newest poll), polls limited to the lookback.
+def read_snapshot(
+    as_of: dt.datetime | None,
+    lookback: dt.timedelta,
+    store_id: str | None = None,
+    owner_id: int | None = None,
+    owner_ids: Collection[int] | None = None,
+) -> Snapshot:
+    """The feeds as of ``as_of`` (default: the newest poll of the stores read), polls limited to
+    the lookback.
 
-    With ``store_id`` only that store is read (for a store's own page).
+    With ``store_id`` only that store is read (for a store's own page); with ``owner_id`` only that
+    owner's stores (an owner's report), with ``owner_ids`` only those owners' stores (a user of
+    several); with neither, every store. Stores, polls, hours and zones are all read in that scope.
     """
+    scope = _owner_scope(owner_id, owner_ids)
     with read_transaction():
         stores = Store.objects.order_by("pk")
         polls = StatusPoll.objects.all()
@@ -57,10 +68,24 @@ def read_snapshot(as_of: dt.datetime | None, lookback: dt.timedelta, store_id: s
             polls = polls.filter(store__store_id=store_id)
             hours = hours.filter(store__store_id=store_id)
             zones = zones.filter(store__store_id=store_id)
+        if scope is not None:
+            stores = stores.filter(owner_id__in=scope)
+            # A join on the store's owner, the time range staying on the polls: PostgreSQL keeps
+            # the unscoped read's path (time index, or a sequential scan when the lookback holds
+            # most polls) and hashes the owner's stores beside it; for a few stores it probes
+            # the (store, time) index instead. Checked with EXPLAIN on 3.4 M polls.
+            polls = polls.filter(store__owner_id__in=scope)
+            hours = hours.filter(store__owner_id__in=scope)
+            zones = zones.filter(store__owner_id__in=scope)
         store_pks, store_ids = _columns(stores.values_list("pk", "store_id"), 2)
         store_pk_array = np.array(store_pks, dtype=np.int64)
 
-        resolved = as_of if as_of is not None else polls.newest_time()
+        if as_of is not None:
+            resolved: dt.datetime | None = as_of
+        elif scope is not None:
+            resolved = newest_poll_of(stores)
+        else:
+            resolved = polls.newest_time()
         if resolved is None:
             poll_store_pk, poll_time_us, poll_active = _no_polls()
         else:
@@ -88,6 +113,15 @@ def read_snapshot(as_of: dt.datetime | None, lookback: dt.timedelta, store_id: s
         hours_end_us=np.array([microseconds_of_day(t) for t in closes], dtype=np.int64),
     )
     return Snapshot(as_of=resolved, feeds=feeds)
+
+
+def _owner_scope(owner_id: int | None, owner_ids: Collection[int] | None) -> list[int] | None:
+    """The owners whose stores are read, or None for every store."""
+    if owner_id is not None:
+        return [owner_id]
+    if owner_ids is not None:
+        return list(owner_ids)
+    return None
 
 
 def lookback_start(as_of: dt.datetime, lookback: dt.timedelta) -> dt.datetime:

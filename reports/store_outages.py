@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.db.models import QuerySet
 
+from monitoring.models import Store
 from reports.store_week import store_figures
 from reports.uptime import DEFAULT_METHOD, MICROSECONDS_PER_SECOND, epoch_microseconds
 from reports.uptime.engine import WINDOWS
@@ -52,10 +54,16 @@ class StoreOutages:
     note: str | None  # why the list is empty when the store is not in the report, else None
 
 
-def store_outages(store_id: str, as_of: dt.datetime | None = None, method: str = DEFAULT_METHOD) -> StoreOutages:
-    """The outages of the store ``store_id`` (which must exist) as of ``as_of`` (default: the
-    newest poll of all stores, a report's default). Raises NoPollsError when the database holds no polls."""
-    report = store_figures(store_id, as_of, method)
+def store_outages(
+    store_id: str,
+    as_of: dt.datetime | None = None,
+    method: str = DEFAULT_METHOD,
+    stores: QuerySet[Store] | None = None,
+) -> StoreOutages:
+    """The outages of the store ``store_id`` (which must exist, among ``stores``: the caller's,
+    None for every store) as of ``as_of`` (default: the newest poll of those stores, a report's
+    default). Raises StoreOutOfScope outside them, NoPollsError when they hold no polls."""
+    report = store_figures(store_id, as_of, method, stores=stores)
     feeds, figures = report.data.feeds, report.data.figures
     zone = feeds.store_zones[0]  # the snapshot holds this one store, with its zone or the default
     as_of_us = epoch_microseconds(report.as_of)

@@ -12,11 +12,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
+from django.db.models import QuerySet
 
 from monitoring.hours import summarize_hours
 from monitoring.models import StatusPoll, Store
+from monitoring.stats import newest_poll_of
 from reports.generation import (
     LATEST_AS_OF_AHEAD,
+    NO_POLLS_IN_SCOPE,
     NoPollsError,
     ReportData,
     ReportTimeError,
@@ -158,13 +161,26 @@ class WeekLinks:
     newest: bool
 
 
-def store_figures(store_id: str, as_of: dt.datetime | None = None, method: str = DEFAULT_METHOD) -> StoreFigures:
-    """The store's figures; ``as_of`` defaults to the newest poll of all stores (a report's
-    default), not the store's own. Raises NoPollsError when the database holds no polls."""
+class StoreOutOfScope(LookupError):
+    """The store is not among the caller's stores: the views answer 404 before asking (this is
+    the second lock, not the message)."""
+
+
+def store_figures(
+    store_id: str,
+    as_of: dt.datetime | None = None,
+    method: str = DEFAULT_METHOD,
+    stores: QuerySet[Store] | None = None,
+) -> StoreFigures:
+    """The store's figures; ``as_of`` defaults to the newest poll of ``stores`` (the caller's
+    visible stores, monitoring.access; None: every store), as a report of them would. Raises
+    StoreOutOfScope for a store outside ``stores``, NoPollsError when they hold no polls."""
+    if stores is not None and not stores.filter(store_id=store_id).exists():
+        raise StoreOutOfScope(store_id)
     if as_of is None:
-        as_of = StatusPoll.objects.newest_time()
+        as_of = StatusPoll.objects.newest_time() if stores is None else newest_poll_of(stores)
         if as_of is None:
-            raise NoPollsError()
+            raise NoPollsError() if stores is None else NoPollsError(NO_POLLS_IN_SCOPE)
     data = compute_report(as_of=as_of, method=method, store_id=store_id)
     extended = dict(zip(EXTENDED_CSV_COLUMNS, next(data.figures.rows(extended=True), []), strict=False))
     return StoreFigures(
@@ -177,12 +193,14 @@ def store_week(
     as_of: dt.datetime | None = None,
     method: str = DEFAULT_METHOD,
     evidence_radius_minutes: int | None = None,
+    stores: QuerySet[Store] | None = None,
 ) -> StoreWeek:
     """Figures, outages and week timeline of ``store`` (fetched with its time zone and business
-    hours). Business time farther than ``evidence_radius_minutes`` (default: the setting
+    hours), which must be among ``stores`` (the caller's; None: every store, see store_figures).
+    Business time farther than ``evidence_radius_minutes`` (default: the setting
     EVIDENCE_RADIUS_MINUTES) from every evidence poll is drawn as assumed."""
     radius = settings.EVIDENCE_RADIUS_MINUTES if evidence_radius_minutes is None else evidence_radius_minutes
-    report = store_figures(store.store_id, as_of, method)
+    report = store_figures(store.store_id, as_of, method, stores=stores)
     feeds, figures = report.data.feeds, report.data.figures
     zone = feeds.store_zones[0]
     position = 0  # the snapshot holds this one store
@@ -218,17 +236,17 @@ def store_week(
     )
 
 
-def week_links(as_of: dt.datetime) -> WeekLinks:
+def week_links(as_of: dt.datetime, stores: QuerySet[Store] | None = None) -> WeekLinks:
     """The weeks either side of the one ending at ``as_of``: the previous one when a report could
-    be asked for it (a poll in its lookback, check_report_time), the next one unless it passes
-    the newest poll by more than a day."""
-    newest_poll = StatusPoll.objects.newest_time()
+    be asked for it (a poll of ``stores`` in its lookback, check_report_time; None: every store),
+    the next one unless it passes their newest poll by more than a day."""
+    newest_poll = StatusPoll.objects.newest_time() if stores is None else newest_poll_of(stores)
     previous = _shifted(as_of, -WEEK)
-    if previous is not None and not _reportable(previous):
+    if previous is not None and not _reportable(previous, stores):
         previous = None
     following = _shifted(as_of, WEEK)
     latest = _shifted(newest_poll, LATEST_AS_OF_AHEAD) if newest_poll else None
-    if following is not None and (latest is None or following > latest or not _reportable(following)):
+    if following is not None and (latest is None or following > latest or not _reportable(following, stores)):
         following = None
     return WeekLinks(
         previous=previous, next=following, newest=following is None and newest_poll is not None and as_of < newest_poll
@@ -243,9 +261,9 @@ def _shifted(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime | None:
         return None
 
 
-def _reportable(as_of: dt.datetime) -> bool:
+def _reportable(as_of: dt.datetime, stores: QuerySet[Store] | None) -> bool:
     try:
-        check_report_time(as_of)
+        check_report_time(as_of, stores=stores)
     except (ReportTimeError, NoPollsError):
         return False
     return True

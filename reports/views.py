@@ -8,17 +8,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.messages.storage.base import Message
 from django.core.exceptions import RequestDataTooBig
+from django.db.models import QuerySet
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 from django.views import defaults
 from django.views.decorators.http import require_GET, require_POST
 
+from monitoring.access import scoped_stores, visible_stores
 from monitoring.ingestion.errors import BadValue
 from monitoring.ingestion.values import STORE_ID_MAX_LENGTH, parse_store_id
 from monitoring.models import Store
 from monitoring.stats import feed_stats
-from reports.actions import do_trigger_report
+from reports.admission import ReportRefused, admit_report
 from reports.api.errors import api_not_found, is_api_path
 from reports.attention import dashboard_summary, local_time_text
 from reports.forms import GenerateReportForm, ReportParametersForm
@@ -42,7 +44,7 @@ REPORT_MESSAGE = "report"
 @require_GET
 def dashboard(request):
     # ?new=<report_id>: the report just started here (generate_report), highlighted in the table.
-    return render_dashboard(request, GenerateReportForm(), new_report_id=request.GET.get("new", ""))
+    return render_dashboard(request, GenerateReportForm(user=request.user), new_report_id=request.GET.get("new", ""))
 
 
 def render_dashboard(request, form, new_report_id="", status=200):
@@ -50,14 +52,17 @@ def render_dashboard(request, form, new_report_id="", status=200):
     other_messages: list[Message] = []
     for message in messages.get_messages(request):
         (report_messages if REPORT_MESSAGE in message.tags.split() else other_messages).append(message)
-    stats = feed_stats()
-    attention = dashboard_summary(stats.polls.value, stats.newest_poll)
+    # Everything below is of the caller's stores only (monitoring.access); None: every store.
+    stores = scoped_stores(request.user)
+    stats = feed_stats(stores)
+    attention = dashboard_summary(stats.polls.value, stats.newest_poll, request.user)
     query = _store_query(attention.summary, stats.newest_poll)
     return render(
         request,
         "dashboard.html",
         {
             "stats": stats,
+            "scoped": stores is not None,  # the figures are of the caller's owners' stores
             "attention": attention,
             "summary_as_of": dt.datetime.fromisoformat(attention.summary["as_of"]) if attention.summary else None,
             "needing_attention": [
@@ -72,7 +77,7 @@ def render_dashboard(request, form, new_report_id="", status=200):
                 }
                 for entry in attention.summary.get("offline_now", [])
             ],
-            "reports": Report.objects.order_by("-created_at", "-id")[:RECENT_REPORTS],
+            "reports": Report.objects.visible_to(request.user).order_by("-created_at", "-id")[:RECENT_REPORTS],
             "recent_reports": RECENT_REPORTS,
             "form": form,
             "new_report_id": new_report_id,
@@ -99,21 +104,37 @@ def _store_query(summary: dict, newest_poll: dt.datetime | None) -> str:
 
 @require_POST
 def generate_report(request):
-    form = GenerateReportForm(request.POST)
+    form = GenerateReportForm(request.POST, user=request.user)
     if not form.is_valid():
         # The dashboard again, with the errors beside the fields and what was typed still there.
         return render_dashboard(request, form, status=400)
-    report = do_trigger_report(
-        as_of=form.cleaned_data["as_of"], method=form.cleaned_data["method"], columns=form.cleaned_data["columns"]
-    )
-    report.refresh_from_db(fields=["status", "started_at", "error"])
-    if report.refused_by_queue:
-        text = f"Report {report.report_id} could not be started. {report.error}"
-        messages.error(request, text, extra_tags=REPORT_MESSAGE)
-    else:
-        messages.success(
-            request, f"Report {report.report_id} queued: its status updates below.", extra_tags=REPORT_MESSAGE
+    try:
+        admission = admit_report(
+            request,
+            owner_slug=form.cleaned_data.get("owner"),
+            as_of=form.cleaned_data["as_of"],
+            method=form.cleaned_data["method"],
+            columns=form.cleaned_data["columns"],
         )
+    except ReportRefused as refusal:
+        # The same sentence as the API's, above the form, with what was typed still there.
+        form.add_error(None, refusal.sentence)
+        response = render_dashboard(request, form, status=refusal.status_code)
+        if refusal.retry_after:
+            response["Retry-After"] = str(refusal.retry_after)
+        return response
+    report = admission.report
+    if admission.existing:
+        text = f"Report {report.report_id} with the same settings is still pending: showing it."
+        messages.info(request, text, extra_tags=REPORT_MESSAGE)
+    else:
+        report.refresh_from_db(fields=["status", "started_at", "error"])
+        if report.refused_by_queue:
+            text = f"Report {report.report_id} could not be started. {report.error}"
+            messages.error(request, text, extra_tags=REPORT_MESSAGE)
+        else:
+            text = f"Report {report.report_id} queued: its status updates below."
+            messages.success(request, text, extra_tags=REPORT_MESSAGE)
     # Post/redirect/get: a reload does not start another report.
     return redirect(f"{reverse('dashboard')}?{urlencode({'new': report.report_id})}#reports")
 
@@ -127,7 +148,8 @@ def find_store(request):
     if not could_be_store_id(text):
         # e.g. a NUL byte (PostgreSQL refuses it in a query) or a page of text: no id holds it.
         return render(request, "store_search.html", {"query": text[:64], "error": _search_error(text)}, status=400)
-    if Store.objects.filter(store_id=text).exists():
+    stores = visible_stores(request.user)
+    if stores.filter(store_id=text).exists():
         try:
             return redirect("store-week", store_id=text)
         except NoReverseMatch:  # a slash: the store's page has no URL
@@ -136,7 +158,7 @@ def find_store(request):
         hint = f"To search by part of an id, type at least {SEARCH_MIN_CHARACTERS} characters of it."
         return render(request, "404.html", {"store_id": text, "search_hint": hint}, status=404)
     found = list(
-        Store.objects.filter(store_id__icontains=text)
+        stores.filter(store_id__icontains=text)
         .order_by("store_id")
         .values_list("store_id", flat=True)[: SEARCH_LIMIT + 1]
     )
@@ -170,29 +192,35 @@ def store_page(request, store_id):
     if not could_be_store_id(store_id):
         # e.g. a NUL byte, which PostgreSQL refuses in a query: no store has such an id.
         return store_not_found(request, store_id)
+    # Another owner's store is answered exactly as an unknown one.
+    stores = scoped_stores(request.user)
     store = (
-        Store.objects.select_related("timezone").prefetch_related("business_hours").filter(store_id=store_id).first()
+        (Store.objects.all() if stores is None else stores)
+        .select_related("timezone")
+        .prefetch_related("business_hours")
+        .filter(store_id=store_id)
+        .first()
     )
     if store is None:
         return store_not_found(request, store_id)
     # An empty database is the page's own message below, not a bad request.
-    form = ReportParametersForm(request.GET, require_polls=False)
+    form = ReportParametersForm(request.GET, require_polls=False, stores=stores)
     context = {"store": store, "form": form, "lookback_days": settings.REPORT_LOOKBACK_DAYS}
     if not form.is_valid():
         context["error"] = form.errors_as_sentence()
         return render(request, "store_week.html", context, status=400)
     try:
-        week = store_week(store, as_of=form.cleaned_data["as_of"], method=form.cleaned_data["method"])
+        week = store_week(store, as_of=form.cleaned_data["as_of"], method=form.cleaned_data["method"], stores=stores)
     except NoPollsError as error:
         context["error"] = str(error)
         return render(request, "store_week.html", context)
-    context.update(week=week, drawing=draw_week(week.timeline), **_week_link_urls(store.store_id, week))
+    context.update(week=week, drawing=draw_week(week.timeline), **_week_link_urls(store.store_id, week, stores))
     return render(request, "store_week.html", context)
 
 
-def _week_link_urls(store_id: str, week) -> dict[str, str]:
+def _week_link_urls(store_id: str, week, stores: QuerySet[Store] | None) -> dict[str, str]:
     """The previous / next week's page (as_of ± 7 days, the same method), "" where there is none."""
-    links = week_links(week.report.as_of)
+    links = week_links(week.report.as_of, stores)
     page = reverse("store-week", args=[store_id])
 
     def url(as_of) -> str:

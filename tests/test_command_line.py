@@ -4,7 +4,14 @@ import pytest
 
 from tests.manage_py import manage_py
 
-PROJECT_COMMANDS = ["load_csvs", "generate_report", "generate_sample_data", "prune_reports"]
+PROJECT_COMMANDS = [
+    "load_csvs",
+    "generate_report",
+    "generate_sample_data",
+    "prune_reports",
+    "add_owner_user",
+    "create_api_token",
+]
 
 
 @pytest.mark.django_db

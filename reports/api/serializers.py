@@ -2,10 +2,13 @@
 
 import datetime as dt
 
+from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
+from monitoring.access import OwnerChoiceError, report_owner_for, report_stores
+from monitoring.models import Store
 from reports.generation import NoPollsError, ReportTimeError, check_report_time, columns_sentence, parse_as_of
 from reports.models import COLUMN_SETS, COLUMNS_CHOICES, DEFAULT_COLUMNS, METHOD_CHOICES, Report
 from reports.uptime import DEFAULT_METHOD, METHODS
@@ -40,13 +43,21 @@ class ReportTimeSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
+        checked, stores = self.time_scope(attrs)
+        if not checked:
+            return attrs
         try:
-            check_report_time(attrs.get("as_of"))
+            check_report_time(attrs.get("as_of"), stores=stores)
         except ReportTimeError as error:
             raise serializers.ValidationError({"as_of": [str(error)]}) from None
         except NoPollsError as error:
             raise serializers.ValidationError(str(error)) from None
         return attrs
+
+    def time_scope(self, attrs) -> tuple[bool, QuerySet[Store] | None]:
+        """Whether to check the report time, and against the polls of which stores (None: every
+        store): context["stores"], the caller's stores, so the sentences name only their poll times."""
+        return True, self.context.get("stores")
 
 
 class TriggerReportSerializer(ReportTimeSerializer):
@@ -60,6 +71,19 @@ class TriggerReportSerializer(ReportTimeSerializer):
         + ".",
         error_messages={"invalid_choice": columns_sentence("{input}")},
     )
+    owner = serializers.SlugField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=100,  # Owner.slug's
+        help_text="Whose stores the report covers, by the owner's slug. A user of one owner may leave it out "
+        "(that owner); a user of several must pass one of theirs; staff may leave it out (every store). "
+        "An owner the caller does not belong to is refused exactly as an unknown one (400).",
+        error_messages={
+            "invalid": "An owner's slug holds only letters, digits, hyphens and underscores, like alpha-pizza.",
+            "max_length": "No owner has a slug that long (at most {max_length} characters).",
+        },
+    )
 
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields)) if hasattr(self.initial_data, "keys") else []
@@ -68,6 +92,19 @@ class TriggerReportSerializer(ReportTimeSerializer):
                 f"Unknown field(s): {', '.join(unknown)}. The body takes only {_listed(self.fields)}."
             )
         return super().validate(attrs)
+
+    def time_scope(self, attrs) -> tuple[bool, QuerySet[Store] | None]:
+        # context["user"]: the caller. The time is checked against the polls of the stores the
+        # report would cover; an owner choice that cannot be used is reports.admission's to
+        # refuse (403 or 400, with its sentence), so no time check then.
+        user = self.context.get("user")
+        if user is None:
+            return super().time_scope(attrs)
+        try:
+            owner = report_owner_for(user, attrs.get("owner"))
+        except OwnerChoiceError:
+            return False, None
+        return True, report_stores(owner)
 
 
 class TriggerReportSchema(OpenApiSerializerExtension):
@@ -83,6 +120,21 @@ class TriggerReportSchema(OpenApiSerializerExtension):
 class TriggeredSerializer(serializers.Serializer):
     report_id = serializers.CharField()
     status = serializers.ChoiceField(choices=Report.Status.choices)
+    existing = serializers.BooleanField(
+        required=False,
+        help_text="Present (true) when an identical report (same owner, as_of, method and columns) was still "
+        "Pending and is handed back instead of queuing another.",
+    )
+
+
+OWNER_HELP = "The slug of the owner whose stores the report covers; null: every store."
+
+
+def owner_field() -> serializers.CharField:
+    """A report's ``owner``: its slug, or null for a report of every store."""
+    # A plain string through the relation (not a SlugRelatedField without a queryset, whose type
+    # the schema generator cannot tell); a report without owner gives null (allow_null).
+    return serializers.CharField(source="owner.slug", read_only=True, allow_null=True, help_text=OWNER_HELP)
 
 
 OUTAGES_URL_HELP = (
@@ -97,6 +149,7 @@ class ReportProgressSerializer(serializers.Serializer):
     report_id = serializers.CharField()
     status = serializers.ChoiceField(choices=[Report.Status.PENDING, Report.Status.RUNNING])
     progress = serializers.FloatField(help_text="0 to 1")
+    owner = owner_field()
 
 
 class ReportCompleteSerializer(serializers.ModelSerializer):
@@ -107,6 +160,7 @@ class ReportCompleteSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
 
     outages_url = serializers.SerializerMethodField(help_text=OUTAGES_URL_HELP)
+    owner = owner_field()
 
     class Meta:
         model = Report
@@ -116,6 +170,7 @@ class ReportCompleteSerializer(serializers.ModelSerializer):
             "download_url",
             "outages_url",
             "store_count",
+            "owner",
             "as_of",
             "method",
             "columns",
@@ -134,10 +189,11 @@ class ReportFailedSerializer(serializers.ModelSerializer):
     """A report that ended without a CSV, with the sentence saying why."""
 
     status = serializers.ChoiceField(choices=[Report.Status.FAILED])
+    owner = owner_field()
 
     class Meta:
         model = Report
-        fields = ["report_id", "status", "error", "as_of", "method", "columns", "created_at", "finished_at"]
+        fields = ["report_id", "status", "error", "owner", "as_of", "method", "columns", "created_at", "finished_at"]
 
 
 class ReportSerializer(serializers.ModelSerializer):
@@ -147,6 +203,7 @@ class ReportSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField(help_text="The CSV, once the report is Complete.")
     outages_url = serializers.SerializerMethodField(help_text=OUTAGES_URL_HELP)
     duration_seconds = serializers.SerializerMethodField(help_text="From start to finish (or to now).")
+    owner = owner_field()
 
     class Meta:
         model = Report
@@ -155,6 +212,7 @@ class ReportSerializer(serializers.ModelSerializer):
             "url",
             "status",
             "progress",
+            "owner",
             "as_of",
             "method",
             "columns",

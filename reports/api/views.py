@@ -1,12 +1,14 @@
 """The report API: trigger, poll, download; a store's outages. Views parse and respond;
 reports.actions and reports.store_outages work.
 
-The API is open, like the assignment's: it needs no login (report ids are unguessable, and
-any caller may trigger a report anyway). Every error is JSON: ``{"error": "sentence"}``.
+Callers authenticate with an API token or a session (settings.REST_FRAMEWORK); without either
+they are refused (401) unless ALLOW_ANONYMOUS is on, the assignment's open API (monitoring.access).
+Every error is JSON: ``{"error": "sentence"}``.
 """
 
 from collections.abc import Sequence
 
+from django.db.models import QuerySet
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse
 from django.urls import reverse
@@ -20,20 +22,19 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.parsers import BaseParser
-from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
+from monitoring.access import AnyUser, sees_all_stores, visible_stores
 from monitoring.ingestion.errors import BadValue
 from monitoring.ingestion.values import parse_store_id
 from monitoring.models import Store
-from reports.actions import do_trigger_report
+from reports.admission import admit_report
 from reports.api.pagination import ReportPagination
 from reports.api.parsers import BoundedJSONParser
 from reports.api.renderers import JSONRenderer
@@ -91,10 +92,9 @@ class CsvNotReady(APIException):
 
 
 class ReportAPIMixin(APIView):
-    """What every report endpoint shares: open access, JSON bodies, no content negotiation errors."""
+    """What every report endpoint shares: the API's access rule (the settings' defaults), JSON
+    bodies, no content negotiation errors."""
 
-    authentication_classes: Sequence[type[BaseAuthentication]] = ()
-    permission_classes: Sequence[type[BasePermission]] = (AllowAny,)
     parser_classes: Sequence[type[BaseParser]] = (BoundedJSONParser,)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
@@ -108,24 +108,63 @@ class TriggerReportView(ReportAPIMixin):
     @extend_schema(
         operation_id="trigger_report",
         tags=["Trigger and poll"],  # the docs' groups and their order: SPECTACULAR_SETTINGS["TAGS"]
-        summary="Start a report of every store",
+        summary="Start a report of your stores",
         request=TriggerReportSerializer,
-        responses={202: TriggeredSerializer, 400: ERROR, 413: ERROR, 415: ERROR, 503: ERROR},
-        description="Queues the report and answers at once; poll the `Location` (GET /get_report). A time "
-        "before 2000-01-01, more than a day ahead or with no poll in its lookback, or a database without polls, "
-        "is refused with a 400 that says which times have data.",
+        parameters=[
+            OpenApiParameter(
+                "Retry-After",
+                int,
+                OpenApiParameter.HEADER,
+                response=[429],
+                description="How many seconds to wait before triggering again.",
+            )
+        ],
+        responses={
+            202: TriggeredSerializer,
+            400: ERROR,
+            403: ERROR,
+            413: ERROR,
+            415: ERROR,
+            429: OpenApiResponse(
+                ERROR,
+                description="Too many triggers (REPORT_TRIGGER_RATE, per user or per IP address), or "
+                "MAX_PENDING_REPORTS_PER_OWNER reports of the owner already Pending; the Retry-After header "
+                "says how many seconds to wait.",
+            ),
+            503: ERROR,
+        },
+        description="Queues the report and answers at once; poll the `Location` (GET /get_report). Staff "
+        "reports cover every store (or the `owner` named); an owner's user gets a report of that owner's stores "
+        "(a user of several owners names one; another owner's slug is refused like an unknown one, 400; a user "
+        "of no owner is refused, 403). An identical report that is still Pending is handed back instead "
+        '(`"existing": true`). A time before 2000-01-01, more than a day ahead or with no poll in its '
+        "lookback, or a database without polls, is refused with a 400 that says which times have data.",
     )
     def post(self, request):
-        body = TriggerReportSerializer(data=request.data)
+        body = TriggerReportSerializer(data=request.data, context={"user": request.user})
         body.is_valid(raise_exception=True)
-        report = do_trigger_report(**body.validated_data)
+        data = body.validated_data
+        admission = admit_report(
+            request,
+            owner_slug=data.get("owner"),
+            as_of=data.get("as_of"),
+            method=data["method"],
+            columns=data["columns"],
+        )
+        report = admission.report
+        poll = request.build_absolute_uri(f"{reverse('get_report')}?report_id={report.report_id}")
+        if admission.existing:
+            return Response(
+                {"report_id": report.report_id, "status": report.status, "existing": True},
+                status=status.HTTP_202_ACCEPTED,
+                headers={"Location": poll},
+            )
         report.refresh_from_db(fields=["status", "started_at", "error"])
         if report.refused_by_queue:
             return Response(
                 {"error": report.error, "report_id": report.report_id, "status": report.status},
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
-        poll = request.build_absolute_uri(f"{reverse('get_report')}?report_id={report.report_id}")
         return Response(
             {"report_id": report.report_id, "status": Status.PENDING},
             status=status.HTTP_202_ACCEPTED,
@@ -141,7 +180,8 @@ class GetReportView(ReportAPIMixin):
         tags=["Trigger and poll"],
         summary="Poll a report; the CSV once it is Complete",
         description="Pending or Running: its progress. Complete: the CSV, or with format=json or Accept: "
-        "application/json a summary with download_url. Failed: the error. An unknown report_id is a 404.",
+        "application/json a summary with download_url. Failed: the error. An unknown report_id is a 404, and so "
+        "is another owner's report (the same answer).",
         parameters=[
             OpenApiParameter("report_id", REPORT_ID_SCHEMA, required=True, description="From POST /trigger_report."),
             OpenApiParameter(
@@ -156,7 +196,7 @@ class GetReportView(ReportAPIMixin):
         },
     )
     def get(self, request):
-        report = _find_report(_required_report_id(request))
+        report = _find_report(_required_report_id(request), request.user)
         wants_json = _wants_json(request)
         headers = {"X-Report-Status": report.status}
         if report.status in (Status.PENDING, Status.RUNNING):
@@ -176,9 +216,10 @@ class GetReportView(ReportAPIMixin):
     retrieve=extend_schema(parameters=[REPORT_ID_IN_PATH], responses={200: ReportSerializer, 404: ERROR}),
 )
 class ReportViewSet(ReportAPIMixin, ReadOnlyModelViewSet):
-    """Reports, newest first."""
+    """Reports, newest first: the caller's owners' reports (staff: every report); another owner's
+    report id is answered exactly as an unknown one (404)."""
 
-    queryset = Report.objects.order_by("-created_at", "-id")
+    queryset = Report.objects.order_by("-created_at", "-id").select_related("owner")
     serializer_class = ReportSerializer
     pagination_class = ReportPagination
     lookup_field = "report_id"
@@ -191,7 +232,7 @@ class ReportViewSet(ReportAPIMixin, ReadOnlyModelViewSet):
         responses={(200, "text/csv"): CSV_BODY, 404: ERROR, 409: ERROR, 410: ERROR},
     )
     def csv(self, request, report_id=None):
-        report = _find_report(report_id)
+        report = _find_report(report_id, request.user)
         if report.status != Status.COMPLETE:
             raise CsvNotReady(f"Report {report.report_id} is {report.status}; its CSV exists once it is Complete.")
         return csv_response(report)
@@ -206,7 +247,7 @@ class ReportViewSet(ReportAPIMixin, ReadOnlyModelViewSet):
         responses={(200, "text/csv"): OUTAGES_CSV_BODY, 404: ERROR, 409: ERROR, 410: ERROR},
     )
     def outages_csv(self, request, report_id=None):
-        report = _find_report(report_id)
+        report = _find_report(report_id, request.user)
         if report.status != Status.COMPLETE:
             raise CsvNotReady(
                 f"Report {report.report_id} is {report.status}; its outages CSV exists once it is Complete."
@@ -218,8 +259,12 @@ class ReportViewSet(ReportAPIMixin, ReadOnlyModelViewSet):
             )
         return _file_response(report, report.outages_file, f"report-{report.report_id}-outages.csv", OutagesCsvGone)
 
+    def get_queryset(self):
+        # The caller's reports only (monitoring.access): the list, and every lookup by id.
+        return self.queryset.all().visible_to(self.request.user)  # .all(): never the class attribute itself
+
     def get_object(self):
-        return _find_report(self.kwargs["report_id"])
+        return _find_report(self.kwargs["report_id"], self.request.user)
 
 
 class StoreOutagesView(ReportAPIMixin):
@@ -238,11 +283,11 @@ class StoreOutagesView(ReportAPIMixin):
         responses={200: StoreOutagesSerializer, 400: ERROR, 404: ERROR},
     )
     def get(self, request, store_id):
-        _find_store(store_id)
-        query = StoreOutagesQuerySerializer(data=request.query_params)
+        stores = _find_store(store_id, request.user)
+        query = StoreOutagesQuerySerializer(data=request.query_params, context={"stores": stores})
         query.is_valid(raise_exception=True)
         try:
-            listing = store_outages(store_id, **query.validated_data)
+            listing = store_outages(store_id, **query.validated_data, stores=stores)
         except NoPollsError as error:  # the polls were deleted since the query was checked
             raise ValidationError(str(error)) from None
         return Response(StoreOutagesSerializer(listing).data)
@@ -262,11 +307,16 @@ def _file_response(report: Report, file: FieldFile, filename: str, gone: type[AP
     return response
 
 
-def _find_store(store_id: str) -> None:
+def _find_store(store_id: str, user: AnyUser) -> QuerySet[Store] | None:
+    """Check that ``user`` sees the store; returns the stores they see (None: every store, for
+    staff and anonymous callers). Another owner's store is answered exactly as an unknown one."""
+    stores = None if sees_all_stores(user) else visible_stores(user)
+    searched = Store.objects.all() if stores is None else stores
     # An id that cannot be one (a NUL byte, which PostgreSQL refuses; over 64 characters) is unknown unasked.
-    if not (_could_be_store_id(store_id) and Store.objects.filter(store_id=store_id).exists()):
+    if not (_could_be_store_id(store_id) and searched.filter(store_id=store_id).exists()):
         shown = store_id if len(store_id) <= 40 else f"{store_id[:40]}…"
         raise NotFound(f"No store has store_id {shown!r}.")
+    return stores
 
 
 def _could_be_store_id(text: str) -> bool:
@@ -286,9 +336,11 @@ def _required_report_id(request) -> str:
     return report_id
 
 
-def _find_report(report_id: str) -> Report:
+def _find_report(report_id: str, user: AnyUser) -> Report:
+    """The report, when ``user`` sees it; another owner's is answered exactly as an unknown one."""
     # An id that cannot be one (e.g. with a NUL byte, which PostgreSQL refuses) is unknown unasked.
-    report = Report.objects.filter(report_id=report_id).first() if REPORT_ID.fullmatch(report_id) else None
+    visible = Report.objects.select_related("owner").visible_to(user)
+    report = visible.filter(report_id=report_id).first() if REPORT_ID.fullmatch(report_id) else None
     if report is None:
         shown = report_id if len(report_id) <= 40 else f"{report_id[:40]}…"
         raise NotFound(f"No report has report_id {shown!r}.")

@@ -25,11 +25,11 @@ class SlowReportsConfig(AppConfig):
         compute_report = generation.compute_report
         read_polls = snapshot.read_polls
 
-        def slow_compute_report(as_of=None, method="last_known", progress=None, store_id=None):
+        def slow_compute_report(progress=None, **parameters):
             if progress:
                 progress(0.0, "waiting (end-to-end test)")
             time.sleep(report_seconds)  # the heartbeat thread keeps beating meanwhile
-            return compute_report(as_of=as_of, method=method, progress=progress, store_id=store_id)
+            return compute_report(progress=progress, **parameters)
 
         def slow_read_polls(polls):
             time.sleep(snapshot_seconds)  # inside the read transaction, whose first query has run

@@ -156,14 +156,14 @@ def test_a_pending_report_answers_its_status_and_progress(client):
     report = Report.objects.create()
     response = client.get("/get_report", {"report_id": report.report_id})
     assert response.status_code == 200
-    assert response.json() == {"report_id": report.report_id, "status": "Pending", "progress": 0.0}
+    assert response.json() == {"report_id": report.report_id, "status": "Pending", "progress": 0.0, "owner": None}
     assert response["X-Report-Status"] == "Pending"
 
 
 def test_a_running_report_answers_its_progress(client):
     report = Report.objects.create(status="Running", progress=0.45, started_at=timezone.now())
     response = client.get("/get_report", {"report_id": report.report_id, "format": "csv"})
-    assert response.json() == {"report_id": report.report_id, "status": "Running", "progress": 0.45}
+    assert response.json() == {"report_id": report.report_id, "status": "Running", "progress": 0.45, "owner": None}
 
 
 def test_a_complete_report_answers_the_csv_of_generate_report(trigger, client, worked_examples):
@@ -198,6 +198,7 @@ def test_a_complete_report_answers_json_when_asked(trigger, client, worked_examp
         "download_url": f"http://testserver/api/reports/{report_id}/csv",
         "outages_url": f"http://testserver/api/reports/{report_id}/outages.csv",
         "store_count": 2,
+        "owner": None,
         "as_of": "2023-01-25T12:00:00Z",
         "method": "nearest",
         "columns": "basic",

@@ -166,11 +166,11 @@ def test_an_unknown_columns_value_is_a_400_naming_the_field_and_the_accepted_val
     assert not Report.objects.exists()
 
 
-def test_another_field_in_the_body_is_refused_naming_the_three_it_takes(trigger, worked_examples):
+def test_another_field_in_the_body_is_refused_naming_the_four_it_takes(trigger, worked_examples):
     response = trigger({"columns": "extended", "store_id": "a"})
     assert response.status_code == 400
     assert response.json()["error"] == (
-        "Invalid request: Unknown field(s): store_id. The body takes only as_of, method and columns."
+        "Invalid request: Unknown field(s): store_id. The body takes only as_of, method, columns and owner."
     )
 
 

@@ -39,8 +39,11 @@ def one_connection():
 @schema.parametrize()
 @settings(max_examples=60, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_generated_requests_get_answers_the_schema_describes(case):
-    if case.meta.generation.mode.is_positive and isinstance(case.body, dict) and case.body.get("as_of"):
-        case.body = {**case.body, "as_of": AS_OF_WITH_POLLS}
+    if case.meta.generation.mode.is_positive and isinstance(case.body, dict):
+        if case.body.get("as_of"):
+            case.body = {**case.body, "as_of": AS_OF_WITH_POLLS}
+        # A made-up owner slug is rightly a 400 (no owner has it), which a positive case does not expect.
+        case.body = {name: value for name, value in case.body.items() if name != "owner"}
     case.call_and_validate()
 
 

@@ -16,8 +16,9 @@ from tests.reports.conftest import at
 
 pytestmark = pytest.mark.django_db
 # Stores and polls (on PostgreSQL the planner's estimate, plus an exact COUNT when small), the
-# newest poll, the newest complete report (for its summary), the recent reports.
-DASHBOARD_QUERIES = 7
+# newest poll, the newest complete report (for its summary), the recent reports, the owners the
+# report form offers.
+DASHBOARD_QUERIES = 8
 # Without a report's summary, the dashboard computes one: stores, polls, zones, business hours.
 SUMMARY_NOW_QUERIES = 4
 

@@ -390,11 +390,11 @@ def realistic_admin_data(django_user_model):
     [
         (
             "/admin/monitoring/store/",
-            ["Store id", "Page", "Time zone", "Business hours", "Newest poll (UTC)", "Status"],
+            ["Store id", "Page", "Time zone", "Business hours", "Newest poll (UTC)", "Status", "Owner"],
         ),
         (
             "/admin/reports/report/",
-            ["Report id", "Status", "As of (UTC), method", "Stores", "Run time", "CSV", "Created (UTC)"],
+            ["Report id", "Status", "As of (UTC), method", "Stores of", "Run time", "CSV", "Created (UTC)"],
         ),
     ],
     ids=["stores", "reports"],

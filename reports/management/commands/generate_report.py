@@ -7,6 +7,7 @@ from typing import TextIO
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from monitoring.models import Owner
 from reports.generation import (
     NoPollsError,
     ReportTimeError,
@@ -33,6 +34,18 @@ def report_time(text: str | dt.datetime | None) -> dt.datetime | None:
         raise CommandError(f"--as-of {error}") from None
 
 
+def report_owner(slug: str | None) -> Owner | None:
+    """The ``--owner`` named (None: every store); an unknown slug is a ``CommandError``."""
+    if slug is None:
+        return None
+    owner = Owner.objects.filter(slug=slug.strip()).first()
+    if owner is None:
+        known = ", ".join(Owner.objects.order_by("slug").values_list("slug", flat=True)[:10])
+        hint = f" (owners: {known})" if known else " (no owner exists yet: load store_owners.csv or add one)"
+        raise CommandError(f"--owner {slug}: no owner has this slug{hint}.")
+    return owner
+
+
 def check_report_file(out: str, option: str = "--out") -> None:
     """Refuse, before the report is computed, an ``--out`` (or ``--outages``) that names no file that
     can be written; other reasons (permissions, a name too long) are found when it is written."""
@@ -47,7 +60,7 @@ def check_report_file(out: str, option: str = "--out") -> None:
 
 
 class Command(ProjectCommand):
-    help = "Write the uptime/downtime report of every store as CSV (stdout by default)."
+    help = "Write the uptime/downtime report of every store (or one owner's) as CSV (stdout by default)."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -63,6 +76,11 @@ class Command(ProjectCommand):
             help="basic: the seven columns of the assignment (default); extended: also outages, uptime percent "
             "and evidence polls per window (README rules 10-13)",
         )
+        parser.add_argument(
+            "--owner",
+            metavar="SLUG",
+            help="report on this owner's stores only (its slug, as in store_owners.csv; default: every store)",
+        )
         parser.add_argument("--out", metavar="FILE", help="write the CSV to this file instead of stdout")
         parser.add_argument(
             "--outages",
@@ -70,13 +88,14 @@ class Command(ProjectCommand):
             help="also write every store's outages (store_id,start_utc,end_utc,start_local,end_local,minutes) here",
         )
 
-    def handle(self, *args, as_of, method, out, columns=DEFAULT_COLUMNS, outages=None, **options):
+    def handle(self, *args, as_of, method, out, columns=DEFAULT_COLUMNS, outages=None, owner=None, **options):
         as_of = report_time(as_of)
+        chosen = report_owner(owner)
         for option, name in (("--out", out), ("--outages", outages)):
             if name:
                 check_report_file(name, option)
         try:
-            check_report_time(as_of)
+            check_report_time(as_of, stores=None if chosen is None else chosen.stores.all())
         except ReportTimeError as error:
             raise CommandError(f"--as-of {error}") from None
         except NoPollsError as error:
@@ -88,7 +107,9 @@ class Command(ProjectCommand):
             bar.update(round(fraction * 100) - bar.n)
 
         try:
-            data = compute_report(as_of=as_of, method=method, progress=progress)
+            data = compute_report(
+                as_of=as_of, method=method, progress=progress, owner_id=None if chosen is None else chosen.pk
+            )
             if out:
                 rows = self._write_file(out, "--out", lambda stream: write_report_csv(data.figures, stream, columns))
             else:
@@ -102,7 +123,8 @@ class Command(ProjectCommand):
         finally:
             bar.close()
         as_of_text = data.as_of.isoformat()
-        self.stderr.write(f"{rows} stores as of {as_of_text} ({method}){f' written to {out}' if out else ''}")
+        whose = "" if chosen is None else f" of {chosen.name}"
+        self.stderr.write(f"{rows} stores{whose} as of {as_of_text} ({method}){f' written to {out}' if out else ''}")
         if outages:
             self.stderr.write(f"{outage_count} outages written to {outages}")
 
