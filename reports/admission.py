@@ -106,6 +106,15 @@ class ReportTriggerThrottle(SimpleRateThrottle):
         ident = f"user-{user.pk}" if user.is_authenticated else f"ip-{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
+    def wait(self) -> float:
+        # Until enough of the window's triggers have aged out to let one more in. DRF's own
+        # estimate spreads the remaining requests over the window, and gives None once the
+        # history holds more than the rate allows (the rate was lowered since).
+        if len(self.history) < self.num_requests:
+            return 0.0
+        blocking = self.history[self.num_requests - 1]  # the history is newest first
+        return max(0.0, self.duration - (self.now - blocking))
+
     def get_ident(self, request) -> str:
         # DRF trusts a client's X-Forwarded-For whole while NUM_PROXIES is unset, which lets an
         # anonymous caller pick a new "address" per request; then only the connection's address

@@ -22,7 +22,7 @@ def too_large() -> RequestTooLarge:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return RequestTooLarge(
         f"The request body is larger than the {limit:,} bytes the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE); "
-        "a report request holds only as_of, method and columns."
+        "a report request holds only as_of, method, columns and owner."
     )
 
 

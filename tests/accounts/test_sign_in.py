@@ -76,3 +76,10 @@ def test_signed_out_the_header_offers_sign_in(settings, client):
     page = page_text(client.get("/"))
     assert '<a href="/account/login/">Sign in</a>' in page
     assert "Signed in as" not in page
+
+
+def test_the_header_links_the_admin_for_staff_but_not_for_an_owners_user(client, two_owners):
+    client.force_login(two_owners.user_a)
+    assert 'href="/admin/"' not in client.get("/").content.decode()
+    client.force_login(two_owners.staff)
+    assert 'href="/admin/"' in client.get("/").content.decode()

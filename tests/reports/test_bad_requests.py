@@ -60,7 +60,7 @@ def test_a_body_over_the_upload_limit_is_a_413_in_json(api, small_limits):
     error = json_error(api.post("/trigger_report", body, content_type="application/json"), 413)
     assert error == (
         "The request body is larger than the 1,024 bytes the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE); "
-        "a report request holds only as_of, method and columns."
+        "a report request holds only as_of, method, columns and owner."
     )
     assert not Report.objects.exists()
 

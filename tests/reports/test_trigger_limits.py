@@ -19,7 +19,7 @@ from django.db import connection
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from reports.admission import ReportRefused, admit_report
+from reports.admission import ReportRefused, ReportTriggerThrottle, admit_report
 from reports.models import Report
 from tests.factories import OwnerFactory, StatusPollFactory, StoreFactory, UserFactory
 from tests.reports.conftest import at
@@ -135,6 +135,27 @@ def test_the_rate_is_read_when_a_trigger_comes(api, settings, worked_examples, t
     assert api(two_owners.user_a, {"method": "nearest"}).status_code == 429
     settings.REPORT_TRIGGER_RATE = "3/hour"
     assert api(two_owners.user_a, {"method": "nearest"}).status_code == 202
+
+
+def test_retry_after_is_when_the_oldest_blocking_trigger_leaves_the_window(
+    api, settings, worked_examples, two_owners, monkeypatch
+):
+    clock = [1_000_000.0]
+    monkeypatch.setattr(ReportTriggerThrottle, "timer", lambda self: clock[0])
+    settings.REPORT_TRIGGER_RATE = "2/minute"
+    assert api(two_owners.user_a, {"as_of": AS_OF}).status_code == 202  # at 0 s
+    clock[0] += 20
+    assert api(two_owners.user_a, {"as_of": AS_OF, "method": "nearest"}).status_code == 202  # at 20 s
+    clock[0] += 10
+    refused = api(
+        two_owners.user_a, {"as_of": AS_OF, "columns": "extended"}
+    )  # at 30 s: the one at 0 s frees a place at 60 s
+    assert (refused.status_code, refused["Retry-After"]) == (429, "30")
+    # With the rate lowered below the triggers already counted, the newest of them decides.
+    settings.REPORT_TRIGGER_RATE = "1/minute"
+    refused = api(two_owners.user_a, {"as_of": AS_OF, "columns": "extended"})
+    assert (refused.status_code, refused["Retry-After"]) == (429, "50")
+    assert refused.json()["error"].endswith("Try again in 50 seconds.")
 
 
 def test_an_owner_at_the_pending_cap_gets_429_with_retry_after_and_the_sentence(
