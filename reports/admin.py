@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from monitoring.admin import StoreAdmin
 from monitoring.models import Owner, Store
-from reports.admission import ReportRefused, admit_report
+from reports.admission import Admission, ReportRefused, admit_report
 from reports.forms import GenerateReportForm
 from reports.generation import NoPollsError
 from reports.models import DEFAULT_COLUMNS, Report
@@ -117,20 +117,13 @@ class ReportAdmin(admin.ModelAdmin):
             self.message_user(request, f"No report started. {form.errors_as_sentence()}", messages.ERROR)
             return redirect(changelist)
         try:
-            admission = admit_report(
-                request,
-                owner_slug=form.cleaned_data.get("owner"),
-                as_of=form.cleaned_data["as_of"],
-                method=form.cleaned_data["method"],
-                columns=form.cleaned_data["columns"],
-            )
+            admission = form.admit(request)
         except ReportRefused as refusal:
             self.message_user(request, f"No report started. {refusal.sentence}", messages.ERROR)
             return redirect(changelist)
         report = admission.report
         if admission.existing:
-            text = f"Report {report.report_id} with the same settings is still pending: showing it."
-            self.message_user(request, text, messages.INFO)
+            self.message_user(request, admission.handed_back_sentence, messages.INFO)
             # The list searched for its id (search_fields): that report's row alone.
             return redirect(f"{changelist}?{urlencode({'q': report.report_id})}")
         self.message_user(request, f"Report {report.report_id} queued.", messages.SUCCESS)
@@ -140,7 +133,7 @@ class ReportAdmin(admin.ModelAdmin):
     def generate_like_selected(self, request, queryset):
         """Each selected report again, for the same stores, through the same rules as the button."""
         started: list[str] = []
-        pending: list[str] = []
+        pending: list[Admission] = []
         refused: list[str] = []
         for old in queryset.select_related("owner"):
             try:
@@ -154,12 +147,14 @@ class ReportAdmin(admin.ModelAdmin):
             except ReportRefused as refusal:
                 refused.append(refusal.sentence)
                 continue
-            (pending if admission.existing else started).append(admission.report.report_id)
+            if admission.existing:
+                pending.append(admission)
+            else:
+                started.append(admission.report.report_id)
         if started:
             self.message_user(request, f"{len(started)} report(s) queued: {', '.join(started)}.", messages.SUCCESS)
-        for report_id in pending:
-            text = f"Report {report_id} with the same settings is still pending: showing it."
-            self.message_user(request, text, messages.INFO)
+        for admission in pending:
+            self.message_user(request, admission.handed_back_sentence, messages.INFO)
         # One message per reason: a rate limit refuses every report after it the same way.
         for sentence in dict.fromkeys(refused):
             self.message_user(request, f"No report started. {sentence}", messages.ERROR)

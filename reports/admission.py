@@ -64,6 +64,11 @@ class Admission:
     report: Report
     existing: bool = False
 
+    @property
+    def handed_back_sentence(self) -> str:
+        """What the dashboard and the admin say when ``existing``."""
+        return f"Report {self.report.report_id} with the same settings is still pending: showing it."
+
 
 class ReportRefused(APIException):
     """A trigger refused: ``status_code``, a sentence saying what to do (``sentence``, also DRF's

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from monitoring.access import AnyUser, OwnerChoiceError, owners_of, report_owner_for, report_stores, sees_all_stores
 from monitoring.models import Owner, Store
+from reports.admission import Admission, admit_report
 from reports.generation import NoPollsError, ReportTimeError, check_report_time, parse_as_of
 from reports.models import COLUMN_SETS, DEFAULT_COLUMNS, METHOD_CHOICES
 from reports.uptime import DEFAULT_METHOD, METHODS
@@ -123,6 +124,17 @@ class GenerateReportForm(ReportParametersForm):
 
     def clean_columns(self) -> str:
         return self.cleaned_data["columns"] or DEFAULT_COLUMNS
+
+    def admit(self, request) -> Admission:
+        """The report this (valid) form asks for, through ``reports.admission.admit_report``: the
+        dashboard's and the admin's one way in. Raises ReportRefused as admit_report does."""
+        return admit_report(
+            request,
+            owner_slug=self.cleaned_data.get("owner"),
+            as_of=self.cleaned_data["as_of"],
+            method=self.cleaned_data["method"],
+            columns=self.cleaned_data["columns"],
+        )
 
     def clean(self) -> dict[str, Any]:
         # The report time is checked against the polls of the stores the report would cover, so

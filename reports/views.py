@@ -20,7 +20,7 @@ from monitoring.ingestion.errors import BadValue
 from monitoring.ingestion.values import STORE_ID_MAX_LENGTH, parse_store_id
 from monitoring.models import Store
 from monitoring.stats import feed_stats
-from reports.admission import ReportRefused, admit_report
+from reports.admission import ReportRefused
 from reports.api.errors import api_not_found, is_api_path
 from reports.attention import dashboard_summary, local_time_text
 from reports.forms import GenerateReportForm, ReportParametersForm
@@ -109,13 +109,7 @@ def generate_report(request):
         # The dashboard again, with the errors beside the fields and what was typed still there.
         return render_dashboard(request, form, status=400)
     try:
-        admission = admit_report(
-            request,
-            owner_slug=form.cleaned_data.get("owner"),
-            as_of=form.cleaned_data["as_of"],
-            method=form.cleaned_data["method"],
-            columns=form.cleaned_data["columns"],
-        )
+        admission = form.admit(request)
     except ReportRefused as refusal:
         # The same sentence as the API's, above the form, with what was typed still there.
         form.add_error(None, refusal.sentence)
@@ -125,8 +119,7 @@ def generate_report(request):
         return response
     report = admission.report
     if admission.existing:
-        text = f"Report {report.report_id} with the same settings is still pending: showing it."
-        messages.info(request, text, extra_tags=REPORT_MESSAGE)
+        messages.info(request, admission.handed_back_sentence, extra_tags=REPORT_MESSAGE)
     else:
         report.refresh_from_db(fields=["status", "started_at", "error"])
         if report.refused_by_queue:

@@ -8,13 +8,13 @@ so the triggered report is Complete when the trigger's transaction commits.
 import csv
 import datetime as dt
 import io
-import os
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import ApiToken
 from reports.models import Report
-from tests.browser import CHROMIUM, launch_chromium
+from tests.browser import CHROMIUM, chromium_session
 from tests.factories import OwnerFactory, StatusPollFactory, StoreFactory, UserFactory
 
 WAIT_MS = 60_000  # generous: the machine is shared; nothing here depends on speed
@@ -34,25 +34,13 @@ pytestmark = [
 @pytest.fixture
 def browser_and_http():
     """A page in Chromium, and Playwright's HTTP client (no cookies of the page) for the API."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (requirements/dev.txt)")
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are synchronous.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_api.sync_playwright() as playwright:
-            chromium = launch_chromium(playwright)
-            context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-            context.set_default_timeout(WAIT_MS)
-            http = playwright.request.new_context()
-            yield context.new_page(), http
-            http.dispose()
-            context.close()
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    with chromium_session() as (playwright, chromium):
+        context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        context.set_default_timeout(WAIT_MS)
+        http = playwright.request.new_context()
+        yield context.new_page(), http
+        http.dispose()
+        context.close()
 
 
 @pytest.fixture
@@ -88,6 +76,12 @@ def test_an_owner_signs_in_creates_a_token_triggers_a_report_with_it_and_downloa
     page.fill("input[name=name]", "nightly script")
     page.click("form.new-token button[type=submit]")
     token = page.locator("#new-token-value").inner_text().strip()
+    # Its Copy button copies it whole (copy.js, as beside report ids).
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    copy = page.locator("#new-token button.copy-id")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == token
     assert ApiToken.objects.get(name="nightly script").user.username == "alice"
     assert not ApiToken.objects.filter(digest=token).exists()
 

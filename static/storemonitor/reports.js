@@ -1,6 +1,6 @@
 // The dashboard's "Recent reports" table: kept current by polling the JSON API (GET /api/reports/)
-// every second while a report is Pending or Running, every 10 s otherwise; and a Copy button
-// beside each report id. Rows are built as templates/includes/report_row.html builds them; the
+// every second while a report is Pending or Running, every 10 s otherwise; a Copy button beside
+// each report id (copy.js, loaded before this file, copies). Rows are built as templates/includes/report_row.html builds them; the
 // page works without this file (whole ids, JSON and CSV links, no copy button).
 (function () {
   "use strict";
@@ -10,45 +10,7 @@
   var api = table.dataset.api;
   var limit = parseInt(table.dataset.limit, 10) || 10;
   var newReport = table.dataset.newReport || "";
-  var BUSY_MS = 1000, IDLE_MS = 10000, ERROR_MS = 5000, COPIED_MS = 1500;
-
-  // --- Copying a report id ------------------------------------------------------------------
-
-  function copyText(text) {
-    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
-    // Plain http on another host has no clipboard API: copy a selection instead.
-    return new Promise(function (resolve, reject) {
-      var scratch = document.createElement("textarea");
-      scratch.value = text;
-      scratch.setAttribute("readonly", "");
-      scratch.style.position = "fixed";
-      scratch.style.opacity = "0";
-      document.body.appendChild(scratch);
-      scratch.select();
-      var copied = false;
-      try { copied = document.execCommand("copy"); } catch (error) { copied = false; }
-      scratch.remove();
-      if (copied) resolve(); else reject(new Error("copy refused"));
-    });
-  }
-
-  table.addEventListener("click", function (event) {
-    var button = event.target.closest("button.copy-id");
-    if (!button) return;
-    copyText(button.dataset.copy).then(
-      function () { flash(button, "Copied"); },
-      function () { flash(button, "Select and copy"); }
-    );
-  });
-
-  function flash(button, text) {
-    button.textContent = text;
-    window.setTimeout(function () { button.textContent = "Copy"; }, COPIED_MS);
-  }
-
-  function showCopyButtons() {
-    table.querySelectorAll("button.copy-id").forEach(function (button) { button.hidden = false; });
-  }
+  var BUSY_MS = 1000, IDLE_MS = 10000, ERROR_MS = 5000;
 
   // --- Rows from the API --------------------------------------------------------------------
 
@@ -177,6 +139,7 @@
       .catch(function () { window.setTimeout(poll, ERROR_MS); });
   }
 
-  showCopyButtons();
+  // The Copy buttons of the rows already on the page (copy.js handles their clicks).
+  table.querySelectorAll("button.copy-id").forEach(function (button) { button.hidden = false; });
   if (window.fetch) poll();
 })();

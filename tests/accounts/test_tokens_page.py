@@ -31,7 +31,7 @@ def test_the_page_creates_a_token_shows_it_once_and_it_works(signed_in_only, cli
         page_text(response),
         "it will not be shown again",
         f'data-copy="{secret}"',  # the copy button, as beside report ids
-        "accounts/tokens.js",
+        "storemonitor/copy.js",
         "reporting script",
     )
     token = ApiToken.objects.get(user=alice)

@@ -1,12 +1,11 @@
 """The owners' parts of the admin in a real browser: the stores list with its owner column and the
 owners list fit a 1280×800 window with the admin's sidebars open, long owner names included."""
 
-import os
 import uuid
 
 import pytest
 
-from tests.browser import CHROMIUM, launch_chromium
+from tests.browser import CHROMIUM, chromium_session
 from tests.factories import BusinessHoursFactory, OwnerFactory, StoreFactory, TimezoneFactory, UserFactory
 
 WAIT_MS = 60_000  # generous: the machine is shared; nothing here depends on speed
@@ -43,21 +42,8 @@ TOO_WIDE = """() => {
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (requirements/dev.txt)")
-    # Playwright's sync API runs an event loop in this thread; Django would take the tests' own
-    # synchronous ORM calls for calls from async code. Only for these tests.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_api.sync_playwright() as playwright:
-            chromium = launch_chromium(playwright)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    with chromium_session() as (_, chromium):
+        yield chromium
 
 
 @pytest.fixture

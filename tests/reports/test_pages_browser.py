@@ -5,7 +5,6 @@ completes within the request; the real-worker end-to-end tests live in test_work
 """
 
 import datetime as dt
-import os
 import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +16,7 @@ from playwright.sync_api import expect
 from monitoring.models import Store
 from reports.generation import compute_report
 from reports.models import Report
-from tests.browser import CHROMIUM, launch_chromium
+from tests.browser import CHROMIUM, chromium_session
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
@@ -39,21 +38,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (requirements/dev.txt)")
-    # Playwright's sync API runs an event loop in this thread, so Django would take the tests'
-    # own (ordinary, synchronous) ORM calls for calls from async code. Only for these tests.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_api.sync_playwright() as playwright:
-            chromium = launch_chromium(playwright)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    with chromium_session() as (_, chromium):
+        yield chromium
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-// The tokens page: a Copy button beside a new token (the page works without this file: the
-// token is shown whole, and one click selects it).
+// Copy buttons: a <button class="copy-id" data-copy="…" hidden> anywhere on a page that loads this
+// file copies its data-copy (report ids on the dashboard, a new API token). The buttons start
+// hidden and show once this file runs: without it the pages still show the text whole.
 (function () {
   "use strict";
   var COPIED_MS = 1500;
@@ -22,18 +23,20 @@
     });
   }
 
-  document.querySelectorAll("button.copy-id").forEach(function (button) {
-    button.hidden = false;
-    button.addEventListener("click", function () {
-      copyText(button.dataset.copy).then(
-        function () { flash(button, "Copied"); },
-        function () { flash(button, "Select and copy"); }
-      );
-    });
-  });
-
   function flash(button, text) {
     button.textContent = text;
     window.setTimeout(function () { button.textContent = "Copy"; }, COPIED_MS);
   }
+
+  // One listener for the whole page: rows added later (reports.js) need none of their own.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button.copy-id") : null;
+    if (!button) return;
+    copyText(button.dataset.copy).then(
+      function () { flash(button, "Copied"); },
+      function () { flash(button, "Select and copy"); }
+    );
+  });
+
+  document.querySelectorAll("button.copy-id").forEach(function (button) { button.hidden = false; });
 })();
