@@ -31,16 +31,24 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(scope="module")
+def session():
+    # Module-scoped, as in the other browser tests: started before the test's database use, so
+    # the test's ORM calls share the test's one connection (no session is left open at teardown).
+    with chromium_session() as started:
+        yield started
+
+
 @pytest.fixture
-def browser_and_http():
+def browser_and_http(session):
     """A page in Chromium, and Playwright's HTTP client (no cookies of the page) for the API."""
-    with chromium_session() as (playwright, chromium):
-        context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        context.set_default_timeout(WAIT_MS)
-        http = playwright.request.new_context()
-        yield context.new_page(), http
-        http.dispose()
-        context.close()
+    playwright, chromium = session
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(WAIT_MS)
+    http = playwright.request.new_context()
+    yield context.new_page(), http
+    http.dispose()
+    context.close()
 
 
 @pytest.fixture
