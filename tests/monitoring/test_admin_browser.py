@@ -5,11 +5,10 @@ import uuid
 
 import pytest
 
-from tests.browser import CHROMIUM, chromium_session
+from tests.browser import ADMIN_LOGIN, CHROMIUM, assert_admin_list_fits, chromium_session, sign_in_to_admin
 from tests.factories import BusinessHoursFactory, OwnerFactory, StoreFactory, TimezoneFactory, UserFactory
 
 WAIT_MS = 60_000  # generous: the machine is shared; nothing here depends on speed
-ADMIN_LOGIN = ("admin", "a-long-enough-password")
 LONG_NAME = "The Grand Old Harbourside Fish, Chips and Seafood Restaurant Company of Portsmouth and Southsea"
 
 pytestmark = [
@@ -21,23 +20,6 @@ pytestmark = [
     ),
     pytest.mark.django_db(transaction=True),
 ]
-
-# The list's box and its header cells: wider than the box means a sideways scroll or a header
-# cut off.
-TOO_WIDE = """() => {
-  const box = document.querySelector('#changelist-form .results');
-  const table = document.getElementById('result_list');
-  const headers = [...table.querySelectorAll('thead th')];
-  return {
-    scrolls: box.scrollWidth > box.clientWidth || table.getBoundingClientRect().width > box.clientWidth + 0.5,
-    page_scrolls: document.documentElement.scrollWidth > window.innerWidth,
-    clipped: headers.filter(th => th.scrollWidth > th.clientWidth
-      || th.getBoundingClientRect().right > box.getBoundingClientRect().right + 0.5)
-      .map(th => th.innerText.trim()),
-    // The header's own words, without the sort priority a sorted column shows beside them.
-    headers: headers.map(th => (th.querySelector('.text') || th).innerText.trim()).filter(Boolean),
-  };
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -82,19 +64,8 @@ def test_the_owner_column_and_the_owners_list_fit_a_1280_px_window_with_the_side
     context.set_default_timeout(WAIT_MS)
     try:
         page = context.new_page()
-        page.goto(f"{live_server.url}/admin/login/?next={path}")
-        page.fill("#id_username", ADMIN_LOGIN[0])
-        page.fill("#id_password", ADMIN_LOGIN[1])
-        page.click("input[type=submit]")
-        page.locator("#result_list").wait_for()
-        for sort in ("", "?o=-1"):
-            page.goto(f"{live_server.url}{path}{sort}")
-            assert page.locator("#nav-sidebar").is_visible()
-            measured = page.evaluate(TOO_WIDE)
-            assert [header.casefold() for header in measured["headers"]] == [h.casefold() for h in headers]
-            assert not measured["scrolls"], f"{path}{sort} scrolls sideways at 1280 px"
-            assert not measured["page_scrolls"], f"{path}{sort}: the page scrolls sideways at 1280 px"
-            assert measured["clipped"] == [], f"{path}{sort}: headers cut off"
+        sign_in_to_admin(page, live_server.url, path)
+        assert_admin_list_fits(page, live_server.url, path, headers, filters=False)
     finally:
         context.close()
 
@@ -104,11 +75,7 @@ def test_the_owner_page_fits_a_1280_px_window_and_picks_users_side_by_side(live_
     context.set_default_timeout(WAIT_MS)
     try:
         page = context.new_page()
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/monitoring/owner/add/")
-        page.fill("#id_username", ADMIN_LOGIN[0])
-        page.fill("#id_password", ADMIN_LOGIN[1])
-        page.click("input[type=submit]")
-        page.locator("#id_name").wait_for()
+        sign_in_to_admin(page, live_server.url, "/admin/monitoring/owner/add/", ready="#id_name")
         # Typed key by key: the admin's script fills the slug on key presses.
         page.locator("#id_name").press_sequentially("Smokey's BBQ & Grill")
         page.locator("#id_users_from").wait_for()  # filter_horizontal's "available" box

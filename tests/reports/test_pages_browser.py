@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from monitoring.models import Store
 from reports.generation import compute_report
 from reports.models import Report
-from tests.browser import CHROMIUM, chromium_session
+from tests.browser import ADMIN_LOGIN, CHROMIUM, assert_admin_list_fits, chromium_session, sign_in_to_admin
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
@@ -312,25 +312,6 @@ def test_the_rows_the_script_draws_read_as_the_rows_the_server_drew(live_server,
 
 # --- The admin at 1280 px ------------------------------------------------------------------
 
-ADMIN_LOGIN = ("admin", "a-long-enough-password")
-# Changelist tables and their header cells: wider than their box means a sideways scroll or a
-# header cut off ("NEWE…").
-TOO_WIDE = """() => {
-  const box = document.querySelector('#changelist-form .results');
-  const table = document.getElementById('result_list');
-  const headers = [...table.querySelectorAll('thead th')];
-  return {
-    scrolls: box.scrollWidth > box.clientWidth || table.getBoundingClientRect().width > box.clientWidth + 0.5,
-    page_scrolls: document.documentElement.scrollWidth > window.innerWidth,
-    clipped: headers.filter(th => th.scrollWidth > th.clientWidth
-      || th.getBoundingClientRect().right > box.getBoundingClientRect().right + 0.5
-      || [...th.querySelectorAll('*')].some(inner => inner.scrollWidth > inner.clientWidth
-                                           && getComputedStyle(inner).overflow !== 'visible'))
-      .map(th => th.innerText.trim()),
-    headers: headers.map(th => th.innerText.trim()).filter(Boolean),
-  };
-}"""
-
 
 @pytest.fixture
 def realistic_admin_data(django_user_model):
@@ -392,20 +373,8 @@ def test_the_admin_lists_fit_a_1280_px_window_with_the_sidebars_open(
     context.set_default_timeout(WAIT_MS)
     try:
         page = context.new_page()
-        page.goto(f"{live_server.url}/admin/login/?next={path}")
-        page.fill("#id_username", ADMIN_LOGIN[0])
-        page.fill("#id_password", ADMIN_LOGIN[1])
-        page.click("input[type=submit]")
-        page.locator("#result_list").wait_for()
-        for sort in ("", "?o=-1"):  # a sorted column's header carries the sort buttons too
-            page.goto(f"{live_server.url}{path}{sort}")
-            assert page.locator("#nav-sidebar").is_visible()  # the admin's default, as a new user sees it
-            assert page.locator("#changelist-filter").is_visible()
-            measured = page.evaluate(TOO_WIDE)
-            assert [header.casefold() for header in measured["headers"]] == [h.casefold() for h in headers]
-            assert not measured["scrolls"], f"{path}{sort} scrolls sideways at 1280 px"
-            assert not measured["page_scrolls"], f"{path}{sort}: the page scrolls sideways at 1280 px"
-            assert measured["clipped"] == [], f"{path}{sort}: headers cut off"
+        sign_in_to_admin(page, live_server.url, path)
+        assert_admin_list_fits(page, live_server.url, path, headers)
     finally:
         context.close()
 
