@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless as root, and no background connections: the machines have no internet access.
 CHROMIUM_ARGS = [
@@ -19,6 +21,20 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+# Every browser test module's marks (``pytestmark = BROWSER_TEST_MARKS``): slow, skipped without
+# Chromium, and a transactional database (the live server's threads must see the test's rows).
+BROWSER_TEST_MARKS = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="browser tests need Debian's Chromium at /usr/bin/chromium "
+        "(apt-get install chromium chromium-driver; .ci/run installs it)",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+WAIT_MS = 60_000  # generous: the machine is shared; nothing here depends on speed
 
 
 def launch_chromium(playwright):
@@ -34,8 +50,6 @@ def chromium_session() -> Iterator[tuple[Any, Any]]:
     this thread, so Django would take the tests' own (ordinary, synchronous) ORM calls for calls
     from async code: DJANGO_ALLOW_ASYNC_UNSAFE is set for as long as the session lasts.
     """
-    import pytest
-
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (requirements/dev.txt)")
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

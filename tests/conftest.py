@@ -67,3 +67,22 @@ def _empty_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(scope="module")
+def playwright_and_chromium():
+    """``(playwright, browser)`` for a browser test module (tests.browser.chromium_session).
+
+    Module-scoped: started before a test's database use, so the test's ORM calls share the
+    test's one connection (Playwright's greenlet would otherwise get one of its own, left open
+    at teardown)."""
+    from tests.browser import chromium_session
+
+    with chromium_session() as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_and_chromium):
+    """Debian's Chromium for a browser test module."""
+    return playwright_and_chromium[1]

@@ -14,35 +14,18 @@ from playwright.sync_api import expect
 
 from accounts.models import ApiToken
 from reports.models import Report
-from tests.browser import CHROMIUM, chromium_session
+from tests.browser import BROWSER_TEST_MARKS, WAIT_MS
 from tests.factories import OwnerFactory, StatusPollFactory, StoreFactory, UserFactory
 
-WAIT_MS = 60_000  # generous: the machine is shared; nothing here depends on speed
 PASSWORD = "a long enough test password"  # UserFactory's
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="browser tests need Debian's Chromium at /usr/bin/chromium "
-        "(apt-get install chromium chromium-driver; .ci/run installs it)",
-    ),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-@pytest.fixture(scope="module")
-def session():
-    # Module-scoped, as in the other browser tests: started before the test's database use, so
-    # the test's ORM calls share the test's one connection (no session is left open at teardown).
-    with chromium_session() as started:
-        yield started
+pytestmark = BROWSER_TEST_MARKS
 
 
 @pytest.fixture
-def browser_and_http(session):
+def browser_and_http(playwright_and_chromium):
     """A page in Chromium, and Playwright's HTTP client (no cookies of the page) for the API."""
-    playwright, chromium = session
+    playwright, chromium = playwright_and_chromium
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     context.set_default_timeout(WAIT_MS)
     http = playwright.request.new_context()

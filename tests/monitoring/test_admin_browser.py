@@ -5,27 +5,12 @@ import uuid
 
 import pytest
 
-from tests.browser import ADMIN_LOGIN, CHROMIUM, assert_admin_list_fits, chromium_session, sign_in_to_admin
+from tests.browser import ADMIN_LOGIN, BROWSER_TEST_MARKS, WAIT_MS, assert_admin_list_fits, sign_in_to_admin
 from tests.factories import BusinessHoursFactory, OwnerFactory, StoreFactory, TimezoneFactory, UserFactory
 
-WAIT_MS = 60_000  # generous: the machine is shared; nothing here depends on speed
 LONG_NAME = "The Grand Old Harbourside Fish, Chips and Seafood Restaurant Company of Portsmouth and Southsea"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="browser tests need Debian's Chromium at /usr/bin/chromium "
-        "(apt-get install chromium chromium-driver; .ci/run installs it)",
-    ),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium_session() as (_, chromium):
-        yield chromium
+pytestmark = BROWSER_TEST_MARKS
 
 
 @pytest.fixture

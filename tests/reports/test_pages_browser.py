@@ -16,30 +16,15 @@ from playwright.sync_api import expect
 from monitoring.models import Store
 from reports.generation import compute_report
 from reports.models import Report
-from tests.browser import ADMIN_LOGIN, CHROMIUM, assert_admin_list_fits, chromium_session, sign_in_to_admin
+from tests.browser import ADMIN_LOGIN, BROWSER_TEST_MARKS, WAIT_MS, assert_admin_list_fits, sign_in_to_admin
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 WIDTHS = {"phone": 375, "wide": 1280}
-WAIT_MS = 60_000  # generous: the machine is shared; nothing here depends on speed
 UTC = dt.UTC
 HOUR_US = 3_600_000_000
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="browser tests need Debian's Chromium at /usr/bin/chromium "
-        "(apt-get install chromium chromium-driver; .ci/run installs it)",
-    ),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium_session() as (_, chromium):
-        yield chromium
+pytestmark = BROWSER_TEST_MARKS
 
 
 @pytest.fixture
