@@ -95,8 +95,9 @@ def do_run_report(report_pk: int) -> str | None:
     progress = _ProgressWriter(run)
     with Heartbeat(run.beat, settings.REPORT_HEARTBEAT_SECONDS):
         try:
+            owners = None if report.owner_id is None else [report.owner_id]  # None: every store
             data = generation.compute_report(
-                as_of=report.as_of, method=report.method, progress=progress, owner_id=report.owner_id
+                as_of=report.as_of, method=report.method, progress=progress, owner_ids=owners
             )
             if data.store_count == 0:
                 return run.fail(_no_stores_sentence(data.as_of, report.owner))

@@ -134,18 +134,15 @@ def compute_report(
     method: str = DEFAULT_METHOD,
     progress: ProgressCallback | None = None,
     store_id: str | None = None,
-    owner_id: int | None = None,
     owner_ids: Collection[int] | None = None,
 ) -> ReportData:
-    """Figures for every store (or one, or one owner's: ``owner_id``, or several owners':
-    ``owner_ids``) as of ``as_of`` (default: the newest poll of the stores it covers)."""
+    """Figures for every store (or one, or those of the owners ``owner_ids``) as of ``as_of``
+    (default: the newest poll of the stores it covers)."""
     report = progress or _no_progress
     report(0.0, "reading the feeds")
-    snapshot = read_snapshot(as_of, lookback(), store_id=store_id, owner_id=owner_id, owner_ids=owner_ids)
+    snapshot = read_snapshot(as_of, lookback(), store_id=store_id, owner_ids=owner_ids)
     if snapshot.as_of is None:
-        if owner_id is None and owner_ids is None:
-            raise NoPollsError()
-        raise NoPollsError(NO_POLLS_IN_SCOPE)
+        raise NoPollsError() if owner_ids is None else NoPollsError(NO_POLLS_IN_SCOPE)
     report(_READ_SHARE, "computing uptime")
 
     def engine_progress(fraction: float, stage: str) -> None:

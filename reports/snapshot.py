@@ -47,17 +47,16 @@ def read_snapshot(
     as_of: dt.datetime | None,
     lookback: dt.timedelta,
     store_id: str | None = None,
-    owner_id: int | None = None,
     owner_ids: Collection[int] | None = None,
 ) -> Snapshot:
     """The feeds as of ``as_of`` (default: the newest poll of the stores read), polls limited to
     the lookback.
 
-    With ``store_id`` only that store is read (for a store's own page); with ``owner_id`` only that
-    owner's stores (an owner's report), with ``owner_ids`` only those owners' stores (a user of
-    several); with neither, every store. Stores, polls, hours and zones are all read in that scope.
+    With ``store_id`` only that store is read (for a store's own page); with ``owner_ids`` only
+    those owners' stores (an owner's report: one; a user of several owners: theirs); with
+    neither, every store. Stores, polls, hours and zones are all read in that scope.
     """
-    scope = _owner_scope(owner_id, owner_ids)
+    scope = None if owner_ids is None else list(owner_ids)
     with read_transaction():
         stores = Store.objects.order_by("pk")
         polls = StatusPoll.objects.all()
@@ -113,15 +112,6 @@ def read_snapshot(
         hours_end_us=np.array([microseconds_of_day(t) for t in closes], dtype=np.int64),
     )
     return Snapshot(as_of=resolved, feeds=feeds)
-
-
-def _owner_scope(owner_id: int | None, owner_ids: Collection[int] | None) -> list[int] | None:
-    """The owners whose stores are read, or None for every store."""
-    if owner_id is not None:
-        return [owner_id]
-    if owner_ids is not None:
-        return list(owner_ids)
-    return None
 
 
 def lookback_start(as_of: dt.datetime, lookback: dt.timedelta) -> dt.datetime:

@@ -86,7 +86,7 @@ def test_an_owners_report_without_a_time_is_as_of_the_newest_poll_of_its_stores(
 
 def test_the_snapshot_of_an_owner_reads_only_its_stores_polls_hours_and_zones(owned_examples):
     alpha, _ = owned_examples
-    snapshot = read_snapshot(NOON, dt.timedelta(days=14), owner_id=alpha.pk)
+    snapshot = read_snapshot(NOON, dt.timedelta(days=14), owner_ids=[alpha.pk])
     feeds = snapshot.feeds
     assert feeds.store_ids == ["a", "c"]
     assert feeds.store_zones == ["UTC", "UTC"]
@@ -185,6 +185,6 @@ def test_an_owner_without_stores_reads_an_empty_snapshot(db):
     owner = OwnerFactory(slug="empty")
     BusinessHoursFactory(store=StoreFactory(store_id="x"))
     TimezoneFactory(store=StoreFactory(store_id="y"))
-    snapshot = read_snapshot(None, dt.timedelta(days=14), owner_id=owner.pk)
+    snapshot = read_snapshot(None, dt.timedelta(days=14), owner_ids=[owner.pk])
     assert (snapshot.as_of, snapshot.feeds.store_ids, len(snapshot.feeds.hours_day)) == (None, [], 0)
     assert Timezone.objects.count() == 1  # y's zone exists, and is not read

@@ -108,7 +108,7 @@ class Command(ProjectCommand):
 
         try:
             data = compute_report(
-                as_of=as_of, method=method, progress=progress, owner_id=None if chosen is None else chosen.pk
+                as_of=as_of, method=method, progress=progress, owner_ids=None if chosen is None else [chosen.pk]
             )
             if out:
                 rows = self._write_file(out, "--out", lambda stream: write_report_csv(data.figures, stream, columns))
