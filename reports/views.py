@@ -16,8 +16,7 @@ from django.views import defaults
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring.access import scoped_stores, visible_stores
-from monitoring.ingestion.errors import BadValue
-from monitoring.ingestion.values import STORE_ID_MAX_LENGTH, parse_store_id
+from monitoring.ingestion.values import STORE_ID_MAX_LENGTH, is_store_id
 from monitoring.models import Store
 from monitoring.stats import feed_stats
 from reports.admission import ReportRefused
@@ -138,7 +137,7 @@ def find_store(request):
     text = request.GET.get("store_id", "").strip()
     if not text:
         return redirect("dashboard")
-    if not could_be_store_id(text):
+    if not is_store_id(text):
         # e.g. a NUL byte (PostgreSQL refuses it in a query) or a page of text: no id holds it.
         return render(request, "store_search.html", {"query": text[:64], "error": _search_error(text)}, status=400)
     stores = visible_stores(request.user)
@@ -182,13 +181,13 @@ def _search_error(text: str) -> str:
 
 @require_GET
 def store_page(request, store_id):
-    if not could_be_store_id(store_id):
+    if not is_store_id(store_id):
         # e.g. a NUL byte, which PostgreSQL refuses in a query: no store has such an id.
         return store_not_found(request, store_id)
     # Another owner's store is answered exactly as an unknown one.
     stores = scoped_stores(request.user)
     store = (
-        (Store.objects.all() if stores is None else stores)
+        visible_stores(request.user)
         .select_related("timezone")
         .prefetch_related("business_hours")
         .filter(store_id=store_id)
@@ -236,14 +235,6 @@ def as_of_parameter(moment) -> str:
 
 def store_not_found(request, store_id):
     return render(request, "404.html", {"store_id": store_id}, status=404)
-
-
-def could_be_store_id(text: str) -> bool:
-    """Whether ``text`` is a store id as the feeds give them (1 to 64 printable characters)."""
-    try:
-        return parse_store_id(text) == text
-    except BadValue:
-        return False
 
 
 def bad_request(request, exception):

@@ -46,6 +46,15 @@ def parse_store_id(text: str) -> str:
     return store_id
 
 
+def is_store_id(text: str) -> bool:
+    """Whether ``text`` is a store id exactly as the feeds give them (1 to 64 printable characters,
+    no surrounding spaces): what a URL or a search may name without asking the database."""
+    try:
+        return parse_store_id(text) == text
+    except BadValue:
+        return False
+
+
 def parse_status(text: str) -> str:
     """``active`` or ``inactive`` (any case, surrounding spaces ignored)."""
     status = text.strip().lower()

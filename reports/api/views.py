@@ -30,9 +30,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
-from monitoring.access import AnyUser, sees_all_stores, visible_stores
-from monitoring.ingestion.errors import BadValue
-from monitoring.ingestion.values import parse_store_id
+from monitoring.access import AnyUser, scoped_stores, visible_stores
+from monitoring.ingestion.values import is_store_id
 from monitoring.models import Store
 from reports.admission import admit_report
 from reports.api.pagination import ReportPagination
@@ -310,21 +309,11 @@ def _file_response(report: Report, file: FieldFile, filename: str, gone: type[AP
 def _find_store(store_id: str, user: AnyUser) -> QuerySet[Store] | None:
     """Check that ``user`` sees the store; returns the stores they see (None: every store, for
     staff and anonymous callers). Another owner's store is answered exactly as an unknown one."""
-    stores = None if sees_all_stores(user) else visible_stores(user)
-    searched = Store.objects.all() if stores is None else stores
     # An id that cannot be one (a NUL byte, which PostgreSQL refuses; over 64 characters) is unknown unasked.
-    if not (_could_be_store_id(store_id) and searched.filter(store_id=store_id).exists()):
+    if not (is_store_id(store_id) and visible_stores(user).filter(store_id=store_id).exists()):
         shown = store_id if len(store_id) <= 40 else f"{store_id[:40]}…"
         raise NotFound(f"No store has store_id {shown!r}.")
-    return stores
-
-
-def _could_be_store_id(text: str) -> bool:
-    """Whether ``text`` is a store id as the feeds give them (1 to 64 printable characters)."""
-    try:
-        return parse_store_id(text) == text
-    except BadValue:
-        return False
+    return scoped_stores(user)
 
 
 def _required_report_id(request) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from monitoring.ingestion import load_feeds
 from monitoring.ingestion.errors import BadValue
-from monitoring.ingestion.values import parse_timestamp
+from monitoring.ingestion.values import is_store_id, parse_timestamp
 from monitoring.models import BusinessHours, StatusPoll, Store, Timezone
 from reports.generation import parse_as_of
 from tests.monitoring.csv_files import POLLS_HEADER, hours_file, polls_file, timezones_file, write_feed
@@ -211,3 +211,18 @@ def test_a_header_only_file_loads_nothing_without_error(tmp_path):
     assert summary.feeds[0].read == 0
     assert summary.feeds[0].describe() == "polls store_status.csv: held no rows (only its header), so nothing changed"
     assert not StatusPoll.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "is_one"),
+    [
+        ("8139926242460185114", True),
+        ("f2b7c5a3-7d1e-4a33-9c4b-5f0e2d1a9b77", True),
+        (" 813 ", False),  # the feeds' reader strips it; a URL holding spaces names no store
+        ("", False),
+        ("a\x00b", False),
+        ("x" * 65, False),
+    ],
+)
+def test_is_store_id_accepts_exactly_what_the_feeds_store(text, is_one):
+    assert is_store_id(text) is is_one
