@@ -1,34 +1,22 @@
 """API tokens in the admin (staff): list, search, revoke (delete), and create one for a user."""
 
-import datetime as dt
-
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from accounts.forms import MAX_EXPIRY_DAYS
+from accounts.forms import TokenLifetime, expiry_days_field
 from accounts.models import ApiToken
 from accounts.tokens import TokenError, create_api_token
 
 
-class ApiTokenAddForm(forms.ModelForm):
+class ApiTokenAddForm(TokenLifetime, forms.ModelForm):
     """A new token: whose, its name, and optionally its lifetime. The token itself is made on save."""
 
-    expires_in_days = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_EXPIRY_DAYS,
-        label="Expires in (days)",
-        help_text="Empty: the token works until it is revoked (deleted).",
-    )
+    expires_in_days = expiry_days_field("Empty: the token works until it is revoked (deleted).")
 
     class Meta:
         model = ApiToken
         fields = ["user", "name"]
-
-    def expires_in(self) -> dt.timedelta | None:
-        days = self.cleaned_data.get("expires_in_days")
-        return dt.timedelta(days=days) if days else None
 
 
 @admin.register(ApiToken)

@@ -1,4 +1,4 @@
-"""The tokens page's form."""
+"""The tokens page's form, and the token lifetime it shares with the admin's."""
 
 import datetime as dt
 
@@ -10,7 +10,24 @@ from accounts.models import TOKEN_NAME_MAX_LENGTH
 MAX_EXPIRY_DAYS = 3650
 
 
-class NewTokenForm(forms.Form):
+def expiry_days_field(help_text: str) -> forms.IntegerField:
+    """How many days a new token lives, optional (empty: until it is revoked)."""
+    return forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_EXPIRY_DAYS, label="Expires in (days)", help_text=help_text
+    )
+
+
+class TokenLifetime:
+    """For a form with an ``expires_in_days`` field (``expiry_days_field``)."""
+
+    cleaned_data: dict
+
+    def expires_in(self) -> dt.timedelta | None:
+        days = self.cleaned_data.get("expires_in_days")
+        return dt.timedelta(days=days) if days else None
+
+
+class NewTokenForm(TokenLifetime, forms.Form):
     """A token to create: its name, and optionally how many days it lives (empty: until revoked)."""
 
     name = forms.CharField(
@@ -18,14 +35,4 @@ class NewTokenForm(forms.Form):
         strip=True,
         error_messages={"required": "Give the token a name, e.g. what uses it."},
     )
-    expires_in_days = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_EXPIRY_DAYS,
-        label="Expires in (days)",
-        help_text="Empty: the token works until you revoke it.",
-    )
-
-    def expires_in(self) -> dt.timedelta | None:
-        days = self.cleaned_data.get("expires_in_days")
-        return dt.timedelta(days=days) if days else None
+    expires_in_days = expiry_days_field("Empty: the token works until you revoke it.")
