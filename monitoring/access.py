@@ -102,3 +102,17 @@ def report_owner_for(user: AnyUser, owner_slug: str | None) -> Owner | None:
         slugs = ", ".join(owner.slug for owner in mine)
         raise OwnerChoiceError(f"Your account belongs to several owners ({slugs}): pass owner with one of them.")
     return mine[0]
+
+
+def may_ingest(user: AnyUser) -> bool:
+    """Who may push feeds and read the import ledger: staff, or a signed-in user given the
+    ``monitoring.ingest_feeds`` permission (an integration's account). Never an anonymous
+    caller, whatever ``ALLOW_ANONYMOUS`` says: data comes in only from someone known."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return bool(getattr(user, "is_staff", False)) or user.has_perm("monitoring.ingest_feeds")
+
+
+def may_assign_owners(user: AnyUser) -> bool:
+    """Who may load the owners feed: staff only, since it decides who sees which stores."""
+    return bool(user.is_authenticated and user.is_active and getattr(user, "is_staff", False))

@@ -16,7 +16,7 @@ from django.utils.safestring import mark_safe
 
 from monitoring.big_tables import EstimatedCountPaginator, ProbedDatetimesQuerySet
 from monitoring.hours import summarize_hours
-from monitoring.models import BusinessHours, Owner, StatusPoll, Store, Timezone
+from monitoring.models import BusinessHours, Import, Owner, StatusPoll, Store, Timezone
 from monitoring.timezones import DEFAULT_TIMEZONE
 
 DEFAULT_ZONE_LABEL = f"{DEFAULT_TIMEZONE} (default)"
@@ -269,3 +269,59 @@ class StatusPollAdmin(admin.ModelAdmin):
             return queryset, False
         store_pk = Store.objects.filter(store_id=store_id).values_list("pk", flat=True).first()
         return (queryset.filter(store_id=store_pk) if store_pk else queryset.none()), False
+
+
+@admin.register(Import)
+class ImportAdmin(admin.ModelAdmin):
+    """The ledger, read only: rows are written by the loads themselves (monitoring.imports)."""
+
+    list_display = (
+        "started_at",
+        "source",
+        "feed",
+        "name",
+        "status",
+        "rows_read",
+        "rows_inserted",
+        "rows_duplicate",
+        "rows_skipped",
+        "rows_deleted",
+        "duration",
+    )
+    list_filter = ("status", "source", "feed", "started_at")
+    search_fields = ("name", "sha256")
+    search_help_text = "File or request name, or the sha256 of the content."
+    list_select_related = ("requested_by",)
+    date_hierarchy = "started_at"
+    ordering = ("-started_at", "-pk")
+    fields = (
+        "source",
+        "name",
+        "feed",
+        "status",
+        "requested_by",
+        "started_at",
+        "finished_at",
+        "duration",
+        "sha256",
+        "size_bytes",
+        "rows_read",
+        "rows_inserted",
+        "rows_duplicate",
+        "rows_skipped",
+        "rows_deleted",
+        "summary",
+        "error",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="seconds")
+    def duration(self, entry: Import) -> str:
+        seconds = entry.seconds
+        return "–" if seconds is None else f"{seconds:,.1f}"

@@ -152,3 +152,85 @@ class Timezone(models.Model):
 
     def __str__(self) -> str:
         return self.timezone_str
+
+
+class ImportSource(models.TextChoices):
+    """The way a load came in (monitoring.imports records every one)."""
+
+    COMMAND = "command", "load_csvs command"
+    API = "api", "push API"
+    FOLDER = "folder", "watched folder"
+    RETENTION = "retention", "poll retention"
+
+
+class ImportStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETE = "complete", "Complete"
+    FAILED = "failed", "Failed"
+    # The same content (sha256) was already imported completely; nothing was read.
+    SKIPPED = "skipped", "Skipped"
+
+
+class ImportQuerySet(models.QuerySet["Import"]):
+    def complete(self) -> "ImportQuerySet":
+        return self.filter(status=ImportStatus.COMPLETE)
+
+    def last_complete(self) -> "Import | None":
+        """The newest complete load of data (retention runs are not data arriving)."""
+        return self.complete().exclude(source=ImportSource.RETENTION).order_by("-finished_at").first()
+
+    def completed_with(self, feed: str, sha256: str) -> "Import | None":
+        """An earlier complete import of exactly this content for this feed."""
+        return self.complete().filter(feed=feed, sha256=sha256).order_by("-finished_at").first()
+
+
+class Import(models.Model):
+    """The ledger: one row per file (or request body) loaded, from any path, and per prune run.
+
+    A row is written as ``Running`` before the load starts, outside its transaction, and updated
+    when it ends, so a failed or interrupted load stays on record with its error sentence.
+    """
+
+    Source = ImportSource
+    Status = ImportStatus
+
+    source = models.CharField(max_length=16, choices=Source.choices)
+    # The file name, or for a push the request ("POST /api/feeds/polls").
+    name = models.CharField(max_length=300)
+    # A monitoring.ingestion.Feed value: timezones, hours, owners or polls.
+    feed = models.CharField(max_length=16, db_index=True)
+    # Of the uncompressed content: the same feed sent again (gzip or not) is recognised.
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="imports"
+    )
+    rows_read = models.BigIntegerField(default=0)
+    rows_inserted = models.BigIntegerField(default=0)
+    rows_duplicate = models.BigIntegerField(default=0)
+    rows_skipped = models.BigIntegerField(default=0)
+    # Retention: the polls a prune run deleted.
+    rows_deleted = models.BigIntegerField(default=0)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    # The summary line of a complete load (FeedSummary.describe), or why it was skipped.
+    summary = models.TextField(blank=True)
+    # Why it failed: the sentence naming file, line and field (or several, one per line).
+    error = models.TextField(blank=True)
+
+    objects = ImportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["status", "finished_at"], name="import_status_finished_idx")]
+        permissions = [("ingest_feeds", "Can push feeds (POST /api/feeds/…)")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.feed} {self.name} ({self.get_status_display()})"
+
+    @property
+    def seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

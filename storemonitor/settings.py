@@ -321,6 +321,25 @@ MAX_FUTURE_MINUTES = env_int("MAX_FUTURE_MINUTES", 60, minimum=0)
 # memory whole. Fields are bounded by the same figure.
 MAX_FEED_LINE_CHARS = env_int("MAX_FEED_LINE_CHARS", 1024 * 1024, minimum=1024)
 
+# The push API (POST /api/feeds/…) refuses a body over this many megabytes (as sent, so
+# compressed for gzip) with 413, before reading it whole.
+MAX_FEED_UPLOAD_MB = env_int("MAX_FEED_UPLOAD_MB", 100, minimum=1)
+# A watched folder: every *.csv / *.csv.gz put here is loaded by the workers (monitoring.incoming),
+# checked for every INCOMING_POLL_SECONDS. Empty: no folder is watched.
+INCOMING_DIR = Path(env_str("INCOMING_DIR")) if env_str("INCOMING_DIR").strip() else None
+INCOMING_POLL_SECONDS = env_int("INCOMING_POLL_SECONDS", 60, minimum=1)
+# Freshness: a store inside business hours whose newest poll is older than this is "not
+# reporting", and /api/status answers 503 when no import completed for this long.
+STALE_AFTER_MINUTES = env_int("STALE_AFTER_MINUTES", 90, minimum=1)
+# Polls older than this many days are deleted by a daily schedule (monitoring.retention); 0 keeps
+# them all. A report reads REPORT_LOOKBACK_DAYS of polls, so less than that is refused.
+POLL_RETENTION_DAYS = env_int("POLL_RETENTION_DAYS", 90, minimum=0)
+if 0 < POLL_RETENTION_DAYS < REPORT_LOOKBACK_DAYS:
+    raise ImproperlyConfigured(
+        f"POLL_RETENTION_DAYS={POLL_RETENTION_DAYS} is below REPORT_LOOKBACK_DAYS={REPORT_LOOKBACK_DAYS}: "
+        "reports would lose polls they read. Keep at least the lookback, or 0 to keep every poll."
+    )
+
 # --- API (Django REST framework, drf-spectacular) ------------------------------------------
 
 REST_FRAMEWORK = {

@@ -5,7 +5,7 @@
 """
 
 from monitoring.ingestion.discovery import choose_feed_files, find_feed_files
-from monitoring.ingestion.errors import IngestionError, InvalidRow
+from monitoring.ingestion.errors import IngestionError, InvalidRow, InvalidRows
 from monitoring.ingestion.feeds import Feed
 from monitoring.ingestion.loading import FeedSummary, LoadSummary, database_has_polls, load_feeds
 from monitoring.ingestion.progress import ProgressFactory, TerminalProgress
@@ -15,6 +15,7 @@ __all__ = [
     "FeedSummary",
     "IngestionError",
     "InvalidRow",
+    "InvalidRows",
     "LoadSummary",
     "ProgressFactory",
     "TerminalProgress",

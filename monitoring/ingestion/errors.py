@@ -36,6 +36,27 @@ class InvalidRow(IngestionError):
     """One data row is malformed; ``--skip-invalid`` skips these instead of stopping."""
 
 
+class InvalidRows(IngestionError):
+    """Several problems found in one file (a caller asked for up to ``max_problems`` of them,
+    as the push API does): ``problems`` in file order, each an :class:`IngestionError` with its
+    own line and field. ``str()`` is the first problem and how many more there are."""
+
+    def __init__(self, file_name: str, problems: list[IngestionError]):
+        self.problems = problems
+        first = problems[0]
+        super().__init__(file_name, first.problem, line=first.line, field=first.field)
+
+    def describe(self) -> str:
+        first = self.problems[0].describe()
+        more = len(self.problems) - 1
+        if not more:
+            return first
+        return f"{first} (and {plural(more, 'more problem')} after it)"
+
+    def describe_all(self) -> list[str]:
+        return [problem.describe() for problem in self.problems]
+
+
 class BadValue(ValueError):
     """A single CSV value is malformed; the message explains it without file or line, which the
     row reader adds when it turns this into an :class:`InvalidRow`."""

@@ -115,6 +115,8 @@ def load_feeds(
     progress: ProgressFactory | None = None,
     using: str = DEFAULT_DB_ALIAS,
     loaded_at: dt.datetime | None = None,
+    max_problems: int = 1,
+    names: dict[Feed, str] | None = None,
 ) -> LoadSummary:
     """Load the given feed files in one transaction: polls are added (known ones are kept), hours,
     time zones and owners replace those of the stores they mention, stores are created as needed.
@@ -127,6 +129,10 @@ def load_feeds(
     (unless ``skip_invalid``) or unusable file; then nothing of the run is kept. Rows longer
     than ``MAX_FEED_LINE_CHARS`` are malformed, as are polls outside :func:`allowed_poll_times`
     of ``loaded_at`` (default: now, as the run starts).
+
+    ``max_problems`` above 1 lists up to that many malformed rows of a file in one
+    :class:`~monitoring.ingestion.errors.InvalidRows` instead of stopping at the first;
+    ``names`` gives a file the name messages use (default: its file name).
     """
     files = {Feed.POLLS: polls, Feed.HOURS: hours, Feed.TIMEZONES: timezones, Feed.OWNERS: owners}
     if all(path is None for path in files.values()):
@@ -140,7 +146,10 @@ def load_feeds(
         for feed in Feed:  # in the order the run loads them
             path = files[feed]
             if path is not None:
-                summaries.append(_load_file(backend, feed, Path(path), poll_times, skip_invalid, progress))
+                name = (names or {}).get(feed)
+                summaries.append(
+                    _load_file(backend, feed, Path(path), poll_times, skip_invalid, progress, max_problems, name)
+                )
     return LoadSummary(
         feeds=[summary for summary, _ in summaries],
         stores_created=sum(counts.stores_created for _, counts in summaries),
@@ -170,11 +179,19 @@ def _load_file(
     poll_times: PollTimeRange,
     skip_invalid: bool,
     progress: ProgressFactory | None,
+    max_problems: int = 1,
+    name: str | None = None,
 ) -> tuple[FeedSummary, WriteCounts]:
     started = time.perf_counter()
     bar = None
     with FeedReader(
-        path, feed, max_line_chars=settings.MAX_FEED_LINE_CHARS, poll_times=poll_times, skip_invalid=skip_invalid
+        path,
+        feed,
+        max_line_chars=settings.MAX_FEED_LINE_CHARS,
+        poll_times=poll_times,
+        skip_invalid=skip_invalid,
+        max_problems=max_problems,
+        name=name,
     ) as reader:
         if progress is not None:
             bar = progress(f"{feed.value} {reader.name}", reader.total_bytes)

@@ -27,7 +27,15 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from monitoring.ingestion import values
-from monitoring.ingestion.errors import BadValue, IngestionError, InvalidRow, csv_problem, plural, shown_header
+from monitoring.ingestion.errors import (
+    BadValue,
+    IngestionError,
+    InvalidRow,
+    InvalidRows,
+    csv_problem,
+    plural,
+    shown_header,
+)
 from monitoring.ingestion.feeds import POLL_TIME, SPECS, Feed, FeedSpec, delimiter_splitting, wrong_delimiter
 from monitoring.ingestion.lines import BoundedLines, RowTooLong, csv_field_limit
 from monitoring.ingestion.values import FEED_TIMESTAMP, STATUSES, OwnerName, PollTimeRange
@@ -117,6 +125,10 @@ class FeedReader:
     kept (the first few). A row longer than ``max_line_chars`` and a poll time outside
     ``poll_times`` are malformed rows too. Problems with the file as a whole (empty, not UTF-8,
     missing column) always raise :class:`IngestionError`.
+
+    With ``max_problems`` above 1 (and no ``skip_invalid``) the reader goes on after a malformed
+    row to find more, yielding no further rows, and raises :class:`InvalidRows` with up to that
+    many problems at the end (or as soon as it has that many): one answer that lists what to fix.
     """
 
     def __init__(
@@ -128,9 +140,12 @@ class FeedReader:
         poll_times: PollTimeRange | None = None,
         skip_invalid: bool = False,
         on_progress: Callable[[int], None] | None = None,
+        max_problems: int = 1,
+        name: str | None = None,
     ):
         self.path = Path(path)
-        self.name = self.path.name
+        # How messages name the file: its own name, or what the caller calls it ("request body").
+        self.name = name or self.path.name
         self.spec: FeedSpec = SPECS[feed]
         self.max_line_chars = max_line_chars
         self.poll_times = poll_times
@@ -146,6 +161,8 @@ class FeedReader:
         self.skipped = 0
         self.duplicates = 0
         self.skip_reasons: list[str] = []
+        self.max_problems = max_problems
+        self.problems: list[IngestionError] = []
 
     @property
     def total_bytes(self) -> int:
@@ -183,11 +200,19 @@ class FeedReader:
         else:
             rows = self._checked_rows()
         try:
-            yield from rows
+            if self.max_problems > 1 and not self.skip_invalid:
+                # After the first problem the rows only go on being checked, never written.
+                for row in rows:
+                    if not self.problems:
+                        yield row
+            else:
+                yield from rows
         except (UnicodeDecodeError, OSError, EOFError, zlib.error) as error:
-            raise self._unreadable(error) from None
+            raise self._with_problems(self._unreadable(error)) from None
         except RowTooLong as error:
-            raise quote_too_long(self.name, error) from None
+            raise self._with_problems(quote_too_long(self.name, error)) from None
+        if self.problems:
+            raise InvalidRows(self.name, self.problems)
         if self.on_progress:
             self.on_progress(self._raw.tell())
 
@@ -310,7 +335,12 @@ class FeedReader:
 
     def _reject(self, error: InvalidRow) -> None:
         if not self.skip_invalid:
-            raise error
+            if self.max_problems <= 1:
+                raise error
+            self.problems.append(error)
+            if len(self.problems) >= self.max_problems:
+                raise InvalidRows(self.name, self.problems)
+            return
         self.skipped += 1
         if len(self.skip_reasons) < MAX_SKIP_REASONS:
             self.skip_reasons.append(str(error))
@@ -444,6 +474,12 @@ class FeedReader:
                 read += 1
                 self.read = read
                 self._reject(self._not_csv(error, reader.line_num))
+
+    def _with_problems(self, error: IngestionError) -> IngestionError:
+        """A problem that ends the reading, after those found before it (if any)."""
+        if not self.problems:
+            return error
+        return InvalidRows(self.name, [*self.problems, error])
 
     def _not_csv(self, error: csv.Error, line: int) -> InvalidRow:
         return InvalidRow(self.name, csv_problem(error), line=line)

@@ -47,8 +47,12 @@ def test_reloading_the_2023_feeds_changes_nothing(shared_data_dir):
     counts = [model.objects.count() for model in (Store, StatusPoll, BusinessHours, Timezone)]
 
     out = io.StringIO()
-    call_command("load_csvs", str(directory), stdout=out)
+    call_command("load_csvs", str(directory), stdout=out)  # the same content: skipped, not read
+    assert [model.objects.count() for model in (Store, StatusPoll, BusinessHours, Timezone)] == counts
+    assert "polls store_status.csv.gz: skipped, the same content was imported completely" in out.getvalue()
 
+    out = io.StringIO()
+    call_command("load_csvs", str(directory), "--force", stdout=out)
     assert [model.objects.count() for model in (Store, StatusPoll, BusinessHours, Timezone)] == counts
     assert f"polls store_status.csv.gz: {counts[1]:,} read, 0 inserted, {counts[1]:,} duplicates" in out.getvalue()
 

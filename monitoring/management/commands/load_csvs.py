@@ -2,14 +2,9 @@ import sys
 
 from django.core.management.base import CommandError
 
-from monitoring.ingestion import (
-    Feed,
-    IngestionError,
-    TerminalProgress,
-    choose_feed_files,
-    database_has_polls,
-    load_feeds,
-)
+from monitoring.imports import import_feeds
+from monitoring.ingestion import IngestionError, TerminalProgress, choose_feed_files, database_has_polls
+from monitoring.models import Import
 from storemonitor.commands import ProjectCommand
 
 
@@ -38,8 +33,13 @@ class Command(ProjectCommand):
             help="skip malformed rows (bad values, poll times out of range, over-long lines) instead of stopping",
         )
         parser.add_argument("--if-empty", action="store_true", help="do nothing if the database holds polls")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="load a file even if the same content was already imported completely (the ledger's sha256)",
+        )
 
-    def handle(self, *args, directory, polls, hours, timezones, owners, skip_invalid, if_empty, **options):
+    def handle(self, *args, directory, polls, hours, timezones, owners, skip_invalid, if_empty, force, **options):
         if not (directory or polls or hours or timezones or owners):
             raise CommandError("Nothing to load: give a directory or --polls, --hours, --timezones or --owners.")
         if if_empty and database_has_polls():
@@ -53,15 +53,14 @@ class Command(ProjectCommand):
             # Found before anything is read: a wrong argument, not a load that was undone.
             raise CommandError(str(error)) from error
         try:
-            summary = load_feeds(
-                polls=files.get(Feed.POLLS),
-                hours=files.get(Feed.HOURS),
-                timezones=files.get(Feed.TIMEZONES),
-                owners=files.get(Feed.OWNERS),
+            outcome = import_feeds(
+                files,
+                source=Import.Source.COMMAND,
+                force=force,
                 skip_invalid=skip_invalid,
                 progress=progress,
             )
         except IngestionError as error:
             raise CommandError(f"{error}\nNothing was loaded.") from error
-        for line in summary.describe():
+        for line in outcome.describe():
             self.stdout.write(line)
