@@ -40,7 +40,8 @@ def test_a_command_load_is_recorded_per_file_with_its_counts(tmp_path):
     assert (polls.feed, polls.name, polls.status) == ("polls", "store_status.csv", "complete")
     assert (polls.rows_read, polls.rows_inserted, polls.rows_duplicate, polls.rows_skipped) == (4, 3, 1, 0)
     assert polls.summary.startswith("polls store_status.csv: 4 read, 3 inserted, 1 duplicates, 0 skipped")
-    assert polls.finished_at >= polls.started_at and polls.error == ""
+    assert polls.finished_at >= polls.started_at
+    assert polls.error == ""
     assert polls.sha256 == content_digest(tmp_path / "store_status.csv").sha256
     assert polls.size_bytes == (tmp_path / "store_status.csv").stat().st_size
     assert Import.objects.last_complete() in (hours, polls)
@@ -54,7 +55,8 @@ def test_the_same_content_is_skipped_and_says_so_unless_forced(tmp_path):
     out = run_load_csvs(str(tmp_path))
 
     skipped = Import.objects.exclude(pk=first.pk).get()
-    assert skipped.status == "skipped" and skipped.rows_read == 0
+    assert skipped.status == "skipped"
+    assert skipped.rows_read == 0
     assert f"(import #{first.pk})" in skipped.summary
     assert out.startswith("polls store_status.csv: skipped, the same content was imported completely at ")
     assert "--force loads it anyway" in out
@@ -74,7 +76,8 @@ def test_gzip_and_plain_files_of_one_content_have_one_digest(tmp_path):
     assert content_digest(plain).sha256 == content_digest(compressed).sha256
     import_feeds({Feed.POLLS: plain}, source=Import.Source.COMMAND)
     outcome = import_feeds({Feed.POLLS: compressed}, source=Import.Source.FOLDER)
-    assert [entry.status for entry in outcome.imports] == ["skipped"] and outcome.summary is None
+    assert [entry.status for entry in outcome.imports] == ["skipped"]
+    assert outcome.summary is None
 
 
 def test_the_same_content_for_another_feed_is_not_a_repeat(tmp_path):
@@ -93,13 +96,12 @@ def test_a_failed_load_keeps_nothing_and_records_why(tmp_path):
     with pytest.raises(CommandError, match="store_status.csv line 3, field status"):
         run_load_csvs(str(tmp_path))
 
-    assert not StatusPoll.objects.exists() and not BusinessHours.objects.exists()
+    assert not StatusPoll.objects.exists()
+    assert not BusinessHours.objects.exists()
     hours, polls = Import.objects.order_by("pk")
     assert polls.status == hours.status == "failed"
     assert polls.error.startswith("store_status.csv line 3, field status: ")
-    assert hours.error == (
-        "not kept: polls store_status.csv of the same load failed, and a load is all or nothing"
-    )
+    assert hours.error == ("not kept: polls store_status.csv of the same load failed, and a load is all or nothing")
     assert Import.objects.last_complete() is None
     # A failed import is not a complete one: the same file, once mended, loads.
     polls_file(tmp_path, POLLS)
@@ -170,7 +172,8 @@ def test_a_file_level_error_after_row_problems_ends_the_list(tmp_path, settings)
 
     first, last = raised.value.problems
     assert (first.line, first.field) == (3, "status")
-    assert last.line == 4 and "its closing quote is probably missing" in last.problem
+    assert last.line == 4
+    assert "its closing quote is probably missing" in last.problem
 
 
 def test_one_problem_is_still_a_plain_error_by_default(tmp_path):
