@@ -6,38 +6,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0003_owners'),
+        ("monitoring", "0003_owners"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Import',
+            name="Import",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('command', 'load_csvs command'), ('api', 'push API'), ('folder', 'watched folder'), ('retention', 'poll retention')], max_length=16)),
-                ('name', models.CharField(max_length=300)),
-                ('feed', models.CharField(db_index=True, max_length=16)),
-                ('sha256', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('size_bytes', models.BigIntegerField(blank=True, null=True)),
-                ('rows_read', models.BigIntegerField(default=0)),
-                ('rows_inserted', models.BigIntegerField(default=0)),
-                ('rows_duplicate', models.BigIntegerField(default=0)),
-                ('rows_skipped', models.BigIntegerField(default=0)),
-                ('rows_deleted', models.BigIntegerField(default=0)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('complete', 'Complete'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='running', max_length=16)),
-                ('summary', models.TextField(blank=True)),
-                ('error', models.TextField(blank=True)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='imports', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("command", "load_csvs command"),
+                            ("api", "push API"),
+                            ("folder", "watched folder"),
+                            ("retention", "poll retention"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("name", models.CharField(max_length=300)),
+                ("feed", models.CharField(db_index=True, max_length=16)),
+                ("sha256", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("size_bytes", models.BigIntegerField(blank=True, null=True)),
+                ("rows_read", models.BigIntegerField(default=0)),
+                ("rows_inserted", models.BigIntegerField(default=0)),
+                ("rows_duplicate", models.BigIntegerField(default=0)),
+                ("rows_skipped", models.BigIntegerField(default=0)),
+                ("rows_deleted", models.BigIntegerField(default=0)),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("complete", "Complete"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="running",
+                        max_length=16,
+                    ),
+                ),
+                ("summary", models.TextField(blank=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="imports",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-pk'],
-                'permissions': [('ingest_feeds', 'Can push feeds (POST /api/feeds/…)')],
-                'indexes': [models.Index(fields=['status', 'finished_at'], name='import_status_finished_idx')],
+                "ordering": ["-started_at", "-pk"],
+                "permissions": [("ingest_feeds", "Can push feeds (POST /api/feeds/…)")],
+                "indexes": [models.Index(fields=["status", "finished_at"], name="import_status_finished_idx")],
             },
         ),
     ]
