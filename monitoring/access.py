@@ -13,7 +13,7 @@ nobody can probe what exists: callers filter with ``visible_stores`` and never l
 """
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db.models import QuerySet
 
 from monitoring.models import Owner, Store
@@ -108,9 +108,9 @@ def may_ingest(user: AnyUser) -> bool:
     """Who may push feeds and read the import ledger: staff, or a signed-in user given the
     ``monitoring.ingest_feeds`` permission (an integration's account). Never an anonymous
     caller, whatever ``ALLOW_ANONYMOUS`` says: data comes in only from someone known."""
-    if not (user.is_authenticated and user.is_active):
+    if not isinstance(user, User) or not user.is_active:
         return False
-    return bool(getattr(user, "is_staff", False)) or user.has_perm("monitoring.ingest_feeds")
+    return user.is_staff or user.has_perm("monitoring.ingest_feeds")
 
 
 def may_assign_owners(user: AnyUser) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 from django.utils import timezone
 
@@ -79,7 +79,7 @@ def import_feeds(
     source: str,
     names: Mapping[Feed, str] | None = None,
     digests: Mapping[Feed, ContentDigest] | None = None,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | AnonymousUser | None = None,
     force: bool = False,
     skip_invalid: bool = False,
     max_problems: int = 1,
@@ -98,7 +98,7 @@ def import_feeds(
         raise ValueError("import_feeds needs at least one file.")
     names = {feed: (names or {}).get(feed) or Path(path).name for feed, path in files.items()}
     digests = {feed: (digests or {}).get(feed) or content_digest(path) for feed, path in files.items()}
-    user = requested_by if requested_by is not None and requested_by.is_authenticated else None
+    user = requested_by if isinstance(requested_by, User) else None
     entries: list[Import] = []
     to_load: dict[Feed, Path] = {}
     for feed in Feed:  # the order load_feeds loads them in

@@ -71,3 +71,23 @@ def test_owners_are_listed_by_slug(db):
     from monitoring.models import Owner
 
     assert list(Owner.objects.values_list("slug", flat=True)) == ["alpha", "zeta"]
+
+
+def test_feeds_come_in_from_staff_or_users_given_the_ingest_permission(two_owners, settings):
+    from django.contrib.auth.models import Permission
+
+    from monitoring.access import may_assign_owners, may_ingest
+
+    settings.ALLOW_ANONYMOUS = True
+    assert may_ingest(two_owners.staff)
+    assert may_assign_owners(two_owners.staff)
+    assert not may_ingest(two_owners.user_a)
+    assert not may_ingest(AnonymousUser())  # whatever ALLOW_ANONYMOUS says
+
+    two_owners.user_a.user_permissions.add(Permission.objects.get(codename="ingest_feeds"))
+    integration = type(two_owners.user_a).objects.get(pk=two_owners.user_a.pk)  # a fresh permission cache
+    assert may_ingest(integration)
+    assert not may_assign_owners(integration)  # owners decide who sees what: staff only
+
+    integration.is_active = False
+    assert not may_ingest(integration)
