@@ -17,6 +17,10 @@ class SignInRequiredMiddleware(LoginRequiredMiddleware):
     def process_view(self, request, view_func, view_args, view_kwargs):
         if anonymous_allowed():
             return None
+        # Before Django's check reads request.user: an exempt view (/healthz, /api/status) then
+        # loads no session, so it makes no query and still answers while the database is down.
+        if not getattr(view_func, "login_required", True):
+            return None
         match = request.resolver_match
         if match is not None and "admin" in match.namespaces:
             return None

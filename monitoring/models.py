@@ -39,6 +39,10 @@ class Store(models.Model):
     store_id = models.CharField(max_length=64, unique=True)
     # At most one owner; a store without one is visible to staff only (monitoring.access).
     owner = models.ForeignKey(Owner, on_delete=models.SET_NULL, null=True, blank=True, related_name="stores")
+    # The newest poll ever loaded for the store (None: none yet), kept by the loaders
+    # (monitoring.ingestion.backends) so that freshness never scans the polls table. Pruning
+    # old polls leaves it as it is: it says when the store last reported.
+    last_polled_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["store_id"]

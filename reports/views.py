@@ -11,11 +11,13 @@ from django.core.exceptions import RequestDataTooBig
 from django.db.models import QuerySet
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views import defaults
 from django.views.decorators.http import require_GET, require_POST
 
-from monitoring.access import scoped_stores, visible_stores
+from monitoring.access import AnyUser, may_ingest, scoped_stores, visible_stores
+from monitoring.freshness import import_is_stale, last_complete_import, latest_imports
 from monitoring.ingestion.values import STORE_ID_MAX_LENGTH, is_store_id
 from monitoring.models import Store
 from monitoring.stats import feed_stats
@@ -23,6 +25,7 @@ from reports.admission import ReportRefused
 from reports.api.errors import api_not_found, is_api_path
 from reports.attention import dashboard_summary, local_time_text
 from reports.forms import GenerateReportForm, ReportParametersForm
+from reports.freshness import stores_not_reporting
 from reports.generation import NoPollsError
 from reports.models import Report
 from reports.store_week import store_week, week_links
@@ -30,6 +33,8 @@ from reports.timeline_drawing import draw_week
 from reports.uptime import DEFAULT_METHOD
 
 RECENT_REPORTS = 10
+# The dashboard lists this many stores not reporting (by id); /api/status lists more.
+DASHBOARD_NOT_REPORTING = 10
 # The store search by part of an id: how much to type, and how many matches to list.
 SEARCH_MIN_CHARACTERS = 3
 SEARCH_LIMIT = 20
@@ -76,6 +81,7 @@ def render_dashboard(request, form, new_report_id="", status=200):
                 }
                 for entry in attention.summary.get("offline_now", [])
             ],
+            "freshness": _freshness(request.user, stores),
             "reports": Report.objects.visible_to(request.user).order_by("-created_at", "-id")[:RECENT_REPORTS],
             "recent_reports": RECENT_REPORTS,
             "form": form,
@@ -85,6 +91,28 @@ def render_dashboard(request, form, new_report_id="", status=200):
         },
         status=status,
     )
+
+
+def _freshness(user: AnyUser, stores: QuerySet[Store] | None) -> dict:
+    """The "Data freshness" section (monitoring.freshness): the stores not reporting among the
+    caller's, and for staff and ingest users the last complete import and the latest imports."""
+    ingest = may_ingest(user)
+    now = timezone.now()
+    last_import = last_complete_import() if ingest else None
+    silent = stores_not_reporting(stores, limit=DASHBOARD_NOT_REPORTING)
+    return {
+        "now": now,
+        "stale_after_minutes": settings.STALE_AFTER_MINUTES,
+        "may_ingest": ingest,
+        "last_import": last_import,
+        "import_stale": ingest and import_is_stale(last_import, now),
+        "not_reporting": silent,
+        "not_reporting_stores": [
+            {"store_id": s.store_id, "last_poll": s.last_poll, "url": store_page_url(s.store_id)}
+            for s in (silent.stores if silent else [])
+        ],
+        "latest_imports": latest_imports() if ingest else [],
+    }
 
 
 def _store_query(summary: dict, newest_poll: dt.datetime | None) -> str:

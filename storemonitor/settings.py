@@ -191,6 +191,8 @@ if BEHIND_TLS_PROXY:
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# A load balancer checks liveness over plain http: /healthz answers there too (reports.status).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 60 * 60, minimum=0)
 # Preloading commits the domain (and its subdomains) to https in browsers for good once it is
 # submitted to the preload list; the header alone submits nothing.
@@ -328,6 +330,10 @@ MAX_FEED_UPLOAD_MB = env_int("MAX_FEED_UPLOAD_MB", 100, minimum=1)
 # checked for every INCOMING_POLL_SECONDS. Empty: no folder is watched.
 INCOMING_DIR = Path(env_str("INCOMING_DIR")) if env_str("INCOMING_DIR").strip() else None
 INCOMING_POLL_SECONDS = env_int("INCOMING_POLL_SECONDS", 60, minimum=1)
+# A worker loading a file of the folder touches its claim every quarter of this; a claim untouched
+# for longer is a dead worker's, and a later pass retries the file once. Keep it above the clock
+# difference between the machines sharing the folder (monitoring/incoming.py).
+INCOMING_LEASE_SECONDS = env_int("INCOMING_LEASE_SECONDS", 60, minimum=2)
 # Freshness: a store inside business hours whose newest poll is older than this is "not
 # reporting", and /api/status answers 503 when no import completed for this long.
 STALE_AFTER_MINUTES = env_int("STALE_AFTER_MINUTES", 90, minimum=1)
@@ -394,6 +400,16 @@ SPECTACULAR_SETTINGS = {
             "description": "Every report, newest first; one report; its CSV and its outages CSV.",
         },
         {"name": "Stores", "description": "One store's outages in the last week, newest first."},
+        {
+            "name": "Feeds",
+            "description": "Push a feed (CSV or JSON, gzip allowed) to load it as manage.py load_csvs does; the "
+            "import ledger of every load.",
+        },
+        {
+            "name": "Service",
+            "description": "Is the data fresh, and are the database and the job queue there: for monitors, "
+            "without a token too (the stores not reporting only to callers who may see stores).",
+        },
     ],
     "ENUM_NAME_OVERRIDES": {
         "ReportStatusEnum": "reports.models.Report.Status",

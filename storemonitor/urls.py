@@ -4,6 +4,8 @@ from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from reports.status import ServiceStatusView, healthz
+
 admin.site.site_header = "storemonitor administration"
 admin.site.site_title = "storemonitor admin"
 admin.site.site_url = "/"  # "View site" opens the dashboard
@@ -17,9 +19,14 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 
 urlpatterns = [
     path("favicon.ico", favicon),
+    # Liveness, for load balancers: no sign-in, no database (reports.status).
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("account/", include("accounts.urls")),  # sign-in, sign-out, API tokens
     path("", include("reports.api.urls")),
+    path("", include("monitoring.urls")),  # feeds' push API, import ledger (after the reports' in the schema)
+    # Data freshness, database and queue, for monitors: anyone may ask (reports.status).
+    path("api/status", ServiceStatusView.as_view(), name="service-status"),
     path("", include("reports.urls")),  # the pages: dashboard and store weeks
 ]
 

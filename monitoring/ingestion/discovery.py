@@ -35,7 +35,7 @@ def find_feed_files(directory: Path | str) -> dict[Feed, Path]:
         raise IngestionError(str(directory), "is not a directory; give the directory holding the feed files")
     found: dict[Feed, list[Path]] = {}
     for path in sorted(directory.iterdir()):
-        feed = _feed_of_file(path)
+        feed = feed_of_file(path)
         if feed is not None:
             found.setdefault(feed, []).append(path)
     for feed, paths in found.items():
@@ -78,7 +78,10 @@ def _openable(path: Path) -> Path:
     return path
 
 
-def _feed_of_file(path: Path) -> Feed | None:
+def feed_of_file(path: Path) -> Feed | None:
+    """The feed a file holds, told by its name (or a bq-results export's header) exactly as a
+    directory given to ``load_csvs`` is read; ``None`` for a file that is no feed file. Raises
+    ``IngestionError`` for a bq-results export whose header matches no feed."""
     lower_name = path.name.lower()
     suffix = next((suffix for suffix in CSV_SUFFIXES if lower_name.endswith(suffix)), None)
     if suffix is None or not path.is_file():

@@ -20,6 +20,9 @@ Q_CLUSTER = {
     "poll": 0.1,
     "timeout": 90,
     "retry": 150,
+    # The guard calls the scheduler when its counter of guard_cycle seconds reaches 30: a cycle of
+    # 30 (E2E_GUARD_CYCLE=30) runs the scheduler as the cluster starts, not half a minute later.
+    "guard_cycle": float(os.environ.get("E2E_GUARD_CYCLE", "0.5")),
 }
 
 REPORT_HEARTBEAT_SECONDS = 1
@@ -28,3 +31,7 @@ REPORT_MAX_ATTEMPTS = int(os.environ.get("E2E_MAX_ATTEMPTS", "2"))
 
 if os.environ.get("E2E_SLOW_REPORT_SECONDS") or os.environ.get("E2E_SLOW_SNAPSHOT_SECONDS"):
     INSTALLED_APPS = [*INSTALLED_APPS, "tests.reports.slow_reports.SlowReportsConfig"]
+# The watched folder itself comes from the service's own INCOMING_DIR, INCOMING_POLL_SECONDS and
+# INCOMING_LEASE_SECONDS variables; E2E_SLOW_LOAD_SECONDS makes every load wait inside it.
+if os.environ.get("E2E_SLOW_LOAD_SECONDS"):
+    INSTALLED_APPS = [*INSTALLED_APPS, "tests.monitoring.slow_loads.SlowLoadsConfig"]

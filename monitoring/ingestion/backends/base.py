@@ -67,7 +67,8 @@ class IngestionBackend(ABC):
     @abstractmethod
     def insert_polls(self, rows: Iterable[PollRow]) -> WriteCounts:
         """Add the polls not stored yet; a (store, timestamp) already stored, or repeated in
-        ``rows``, keeps its first status."""
+        ``rows``, keeps its first status. Each store's ``last_polled_at`` becomes the newest of
+        its old value and its polls in ``rows`` (_advance_last_polled_at)."""
 
     @abstractmethod
     def _stage(self, cursor, table: str, columns: dict[str, str], rows: Iterator[tuple]) -> int:
@@ -216,6 +217,18 @@ class IngestionBackend(ABC):
             stores_changed=stores_changed,
             owners_created=owners_created,
         )
+
+    def _advance_last_polled_at(self, cursor, newest: str) -> int:
+        """Move each store's ``last_polled_at`` forward to the time ``newest`` gives it (a table
+        or parenthesised query with columns ``store_pk`` and ``newest``: the newest poll of the
+        batch per store), never back: one statement for the whole batch, writing only the stores
+        it moves (re-loading polls already stored writes nothing). Returns how many it moved."""
+        cursor.execute(
+            f"UPDATE {self.store_table} SET last_polled_at = n.newest FROM {newest} n"
+            f" WHERE {self.store_table}.id = n.store_pk"
+            f" AND ({self.store_table}.last_polled_at IS NULL OR {self.store_table}.last_polled_at < n.newest)"
+        )
+        return cursor.rowcount
 
     def _create_temp_table(self, cursor, table: str, query: str) -> None:
         """A temporary table holding what ``query`` selects, dropped by the caller when done."""

@@ -25,12 +25,17 @@ class SqliteBackend(IngestionBackend):
         )
         counts = WriteCounts()
         store_pks: dict[str, int] = {}
+        # Each store's newest poll in ``rows``, for its last_polled_at once every batch is in.
+        newest: dict[int, dt.datetime] = {}
         batch: list[tuple[int, str, str]] = []
         with self.connection.cursor() as cursor:
             for store_id, status, timestamp in rows:
                 store_pk = store_pks.get(store_id)
                 if store_pk is None:
                     store_pk = store_pks[store_id] = self._store_pk(cursor, store_id, counts)
+                known = newest.get(store_pk)
+                if known is None or timestamp > known:
+                    newest[store_pk] = timestamp
                 # Django keeps datetimes in SQLite as the text of the naive UTC value; the same
                 # text is what lets the unique (store, timestamp) constraint see a re-loaded
                 # poll as a duplicate. Timestamps here are aware UTC, so dropping the zone is it.
@@ -42,7 +47,23 @@ class SqliteBackend(IngestionBackend):
             if batch:
                 cursor.executemany(insert, batch)
                 counts.inserted += cursor.rowcount
+            self._record_newest_polls(cursor, newest)
         return counts
+
+    def _record_newest_polls(self, cursor, newest: dict[int, dt.datetime]) -> None:
+        """Stage one row per store (its newest poll, as Django writes datetimes) and advance the
+        stores' last_polled_at from there in one statement."""
+        if not newest:
+            return
+        staging = f"{self.STAGING_PREFIX}polls_newest"
+        cursor.execute(f"DROP TABLE IF EXISTS {staging}")
+        cursor.execute(f"CREATE TEMP TABLE {staging} (store_pk INTEGER PRIMARY KEY, newest TEXT NOT NULL)")
+        cursor.executemany(
+            f"INSERT INTO {staging} (store_pk, newest) VALUES (%s, %s)",
+            [(store_pk, str(moment.replace(tzinfo=None))) for store_pk, moment in newest.items()],
+        )
+        self._advance_last_polled_at(cursor, staging)
+        cursor.execute(f"DROP TABLE {staging}")
 
     def _store_pk(self, cursor, store_id: str, counts: WriteCounts) -> int:
         cursor.execute(
