@@ -41,7 +41,7 @@ from monitoring.feed_uploads import (
     too_large_sentence,
     upload_limit_bytes,
 )
-from monitoring.imports import import_feeds
+from monitoring.imports import import_feeds, ledger_entries_of, record_refusal
 from monitoring.ingestion import Feed, IngestionError, InvalidRows
 from monitoring.ingestion.feeds import SPECS
 from monitoring.ingestion.json_feed import JsonProblem, index_of_line
@@ -350,6 +350,13 @@ def problem_json(line: int | None, field: str | None, message: str, body_format:
     return {"line": line, "field": field, "message": message}
 
 
+def _where_in_json(problem: JsonProblem) -> str:
+    """``object 3, field status: `` for the ledger's error text (nothing for the body as a whole)."""
+    where = [f"object {problem.index}"] if problem.index is not None else []
+    where += [f"field {problem.field}"] if problem.field else []
+    return f"{', '.join(where)}: " if where else ""
+
+
 def _json_problem(problem: JsonProblem) -> dict[str, Any]:
     return {"line": problem.index, "index": problem.index, "field": problem.field, "message": problem.message}
 
@@ -378,7 +385,6 @@ class FeedPushView(APIView):
                 gzip_declared=compressed,
                 max_problems=MAX_PROBLEMS,
             ) as body:
-                digest = body.digest
                 outcome = import_feeds(
                     {self.feed: body.path},
                     source=Import.Source.API,
@@ -392,17 +398,25 @@ class FeedPushView(APIView):
         except BodyTooLarge as error:
             raise PayloadTooLarge(str(error)) from None
         except BadBody as error:
+            problems = [_json_problem(problem) for problem in error.problems]
+            details = "".join(f"\n{_where_in_json(problem)}{problem.message}" for problem in error.problems)
+            entry = record_refusal(
+                source=Import.Source.API,
+                name=name,
+                feed=self.feed.value,
+                error=f"{error}{details}",
+                requested_by=request.user,
+            )
             return Response(
-                {"error": str(error), "problems": [_json_problem(problem) for problem in error.problems]},
+                {
+                    "error": str(error),
+                    "problems": problems,
+                    "import": ImportSerializer(entry, context={"request": request}).data,
+                },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         except IngestionError as error:
-            failed = (
-                Import.objects.filter(source=Import.Source.API, feed=self.feed.value, sha256=digest.sha256)
-                .filter(requested_by=request.user.pk, status=Import.Status.FAILED)
-                .order_by("-pk")
-                .first()
-            )
+            failed = next(iter(ledger_entries_of(error)), None)
             return self._refused(request, error, body_format, failed)
         entry = outcome.imports[0]
         data = ImportSerializer(entry, context={"request": request}).data

@@ -92,7 +92,8 @@ def import_feeds(
     the messages use (default: the file names); ``digests`` content digests the caller already
     computed (the push API hashes while it receives). Raises the load's
     :class:`~monitoring.ingestion.IngestionError` (or any other error) after marking the rows
-    Failed; nothing of the files is then kept.
+    Failed; nothing of the files is then kept. The error carries those rows:
+    :func:`ledger_entries_of` gives them to a caller that answers with them.
     """
     if not files:
         raise ValueError("import_feeds needs at least one file.")
@@ -141,11 +142,9 @@ def import_feeds(
             using=using,
             names={feed: names[feed] for feed in to_load},
         )
-    except IngestionError as error:
-        _record_failure(running, error, using)
-        raise
     except BaseException as error:
         _record_failure(running, error, using)
+        error.ledger_entries = running  # type: ignore[attr-defined]
         raise
     by_feed = {feed_summary.feed.value: feed_summary for feed_summary in summary.feeds}
     finished = timezone.now()
@@ -160,6 +159,38 @@ def import_feeds(
         entry.summary = feed_summary.describe()
         entry.save(using=using)
     return ImportOutcome(entries, summary)
+
+
+def ledger_entries_of(error: BaseException) -> list[Import]:
+    """The ledger rows marked Failed by the :func:`import_feeds` call that raised ``error``."""
+    return list(getattr(error, "ledger_entries", []))
+
+
+def record_refusal(
+    *,
+    source: str,
+    name: str,
+    feed: str,
+    error: str,
+    digest: ContentDigest | None = None,
+    requested_by: User | AnonymousUser | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> Import:
+    """A Failed ledger row for content refused before any load began (a body that is not a JSON
+    list, a file whose name tells no feed): every attempt to bring data in is on record."""
+    now = timezone.now()
+    return Import.objects.using(using).create(
+        source=source,
+        name=name[:300],
+        feed=feed,
+        sha256=digest.sha256 if digest is not None else "",
+        size_bytes=digest.size_bytes if digest is not None else None,
+        requested_by=requested_by if isinstance(requested_by, User) else None,
+        started_at=now,
+        finished_at=now,
+        status=Import.Status.FAILED,
+        error=error,
+    )
 
 
 def error_text(error: BaseException) -> str:

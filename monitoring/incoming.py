@@ -41,7 +41,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
-from monitoring.imports import content_digest, error_text, import_feeds
+from monitoring.imports import content_digest, error_text, import_feeds, ledger_entries_of, record_refusal
 from monitoring.ingestion import IngestionError
 from monitoring.ingestion.discovery import CSV_SUFFIXES, EXPECTED_NAMES, feed_of_file
 from monitoring.models import Import
@@ -332,10 +332,13 @@ def _load(directory: Path, claim: Claim, *, using: str) -> FileResult:
     try:
         feed = feed_of_file(claim.path)
     except (IngestionError, OSError) as error:
-        return _fail(directory, claim, str(error) if isinstance(error, IngestionError) else error_text(error), [])
+        sentence = str(error) if isinstance(error, IngestionError) else error_text(error)
+        entry = record_refusal(source=Import.Source.FOLDER, name=claim.name, feed="", error=sentence, using=using)
+        return _fail(directory, claim, sentence, [entry.pk])
     if feed is None:
         sentence = f"{claim.name}: the file name tells no feed; name it {EXPECTED_NAMES}"
-        return _fail(directory, claim, sentence, [], outcome_detail="not a feed file")
+        entry = record_refusal(source=Import.Source.FOLDER, name=claim.name, feed="", error=sentence, using=using)
+        return _fail(directory, claim, sentence, [entry.pk], outcome_detail="not a feed file")
     try:
         digest = content_digest(claim.path)
     except OSError as error:
@@ -351,15 +354,9 @@ def _load(directory: Path, claim: Claim, *, using: str) -> FileResult:
             using=using,
         )
     except Exception as error:
-        entry = (
-            Import.objects.using(using)
-            .filter(source=Import.Source.FOLDER, name=claim.name[:300], sha256=digest.sha256)
-            .filter(started_at__gte=claim.claimed_at)
-            .order_by("-pk")
-            .first()
-        )
-        sentence = entry.error if entry is not None and entry.error else error_text(error)
-        return _fail(directory, claim, sentence, [entry.pk] if entry is not None else [])
+        failed = next(iter(ledger_entries_of(error)), None)
+        sentence = failed.error if failed is not None and failed.error else error_text(error)
+        return _fail(directory, claim, sentence, [failed.pk] if failed is not None else [])
     (entry,) = outcome.imports
     moved_to = _move_out(directory, claim, PROCESSED)
     skipped = entry.status == Import.Status.SKIPPED

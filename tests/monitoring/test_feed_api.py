@@ -269,6 +269,11 @@ def test_json_that_cannot_be_feed_rows_is_refused_with_index_and_key(client, ite
     assert (problem["index"], problem["field"]) == (index, field)
     assert words in problem["message"]
     assert StatusPoll.objects.count() == 0
+    entry = Import.objects.get()
+    assert entry.status == "failed"
+    assert words in entry.error
+    if index is not None:
+        assert f"object {index}" in entry.error
 
 
 def test_invalid_json_is_refused_with_where_it_broke(client):
@@ -294,7 +299,11 @@ def test_an_empty_body_is_a_400_sentence(client):
 
     assert response.status_code == 400
     assert "empty" in response.json()["error"]
-    assert not Import.objects.exists()
+    # Refused before any load, still on record: every attempt to bring data in is in the ledger.
+    entry = Import.objects.get()
+    assert (entry.status, entry.source, entry.feed) == ("failed", "api", "polls")
+    assert "empty" in entry.error
+    assert response.json()["import"]["id"] == entry.pk
 
 
 def test_a_damaged_gzip_body_is_a_400(client):

@@ -119,8 +119,10 @@ def test_a_csv_whose_feed_cannot_be_told_fails_with_a_sentence(folder):
     assert result.outcome == "failed"
     note = (folder / "failed" / "notes.csv.error.txt").read_text()
     assert note.startswith("notes.csv: the file name tells no feed; name it store_status.csv, menu_hours.csv")
-    assert "import none (nothing was read)" in note
-    assert Import.objects.count() == 0
+    entry = Import.objects.get()  # refused before any load, still on record
+    assert (entry.status, entry.source, entry.name, entry.feed) == ("failed", "folder", "notes.csv", "")
+    assert f"import #{entry.pk}" in note
+    assert entry.error.startswith("notes.csv: the file name tells no feed")
 
 
 def test_a_name_taken_in_processed_gets_a_number_and_nothing_is_overwritten(folder):
