@@ -350,6 +350,18 @@ def problem_json(line: int | None, field: str | None, message: str, body_format:
     return {"line": line, "field": field, "message": message}
 
 
+def _problems_of(error: IngestionError) -> list[IngestionError]:
+    return error.problems if isinstance(error, InvalidRows) else [error]
+
+
+def _json_problem_text(name: str, problem: IngestionError) -> str:
+    """A problem of a JSON body as the ledger says it: the object's index, not a CSV line."""
+    index = index_of_line(problem.line)
+    where = name + (f", object {index}" if index is not None else "")
+    where += f", field {problem.field}" if problem.field else ""
+    return f"{where}: {problem.problem}"
+
+
 def _where_in_json(problem: JsonProblem) -> str:
     """``object 3, field status: `` for the ledger's error text (nothing for the body as a whole)."""
     where = [f"object {problem.index}"] if problem.index is not None else []
@@ -374,7 +386,7 @@ class FeedPushView(APIView):
         compressed = gzip_declared(request)
         if declared_length(request) > upload_limit_bytes():
             raise PayloadTooLarge(too_large_sentence())  # before a byte of the body is read
-        name = "request body" if body_format is BodyFormat.CSV else "JSON request body (line N is object N-2)"
+        name = "request body" if body_format is BodyFormat.CSV else "JSON request body"
         try:
             # request._request.read: Django's stream, bounded by Content-Length; DRF's own would
             # parse the body whole.
@@ -417,6 +429,10 @@ class FeedPushView(APIView):
             )
         except IngestionError as error:
             failed = next(iter(ledger_entries_of(error)), None)
+            if failed is not None and body_format is BodyFormat.JSON:
+                # The reader counted lines of the CSV the body became; the sender knows objects.
+                failed.error = "\n".join(_json_problem_text(name, problem) for problem in _problems_of(error))
+                failed.save(update_fields=["error"])
             return self._refused(request, error, body_format, failed)
         entry = outcome.imports[0]
         data = ImportSerializer(entry, context={"request": request}).data
@@ -430,7 +446,7 @@ class FeedPushView(APIView):
     def _refused(
         self, request: Request, error: IngestionError, body_format: BodyFormat, entry: Import | None
     ) -> Response:
-        problems = error.problems if isinstance(error, InvalidRows) else [error]
+        problems = _problems_of(error)
         count = len(problems)
         first = "" if count < MAX_PROBLEMS else f", the first {MAX_PROBLEMS} listed"
         body: dict[str, Any] = {

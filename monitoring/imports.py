@@ -54,6 +54,8 @@ class ImportOutcome:
         lines = [f"{entry.feed} {entry.name}: skipped, {entry.summary}; {force_hint}" for entry in self.skipped]
         if self.summary is not None:
             lines += self.summary.describe()
+        else:
+            lines.append("Nothing loaded: the content of every file was already imported completely.")
         return lines
 
 

@@ -43,7 +43,8 @@ from django.utils import timezone
 
 from monitoring.imports import content_digest, error_text, import_feeds, ledger_entries_of, record_refusal
 from monitoring.ingestion import IngestionError
-from monitoring.ingestion.discovery import CSV_SUFFIXES, EXPECTED_NAMES, feed_of_file
+from monitoring.ingestion.discovery import CSV_SUFFIXES, feed_of_dropped_file
+from monitoring.ingestion.feeds import SPECS
 from monitoring.models import Import
 
 log = logging.getLogger(__name__)
@@ -330,13 +331,17 @@ def load_claimed(directory: Path, claim: Claim, *, using: str = DEFAULT_DB_ALIAS
 
 def _load(directory: Path, claim: Claim, *, using: str) -> FileResult:
     try:
-        feed = feed_of_file(claim.path)
+        feed = feed_of_dropped_file(claim.path)
     except (IngestionError, OSError) as error:
         sentence = str(error) if isinstance(error, IngestionError) else error_text(error)
         entry = record_refusal(source=Import.Source.FOLDER, name=claim.name, feed="", error=sentence, using=using)
         return _fail(directory, claim, sentence, [entry.pk])
     if feed is None:
-        sentence = f"{claim.name}: the file name tells no feed; name it {EXPECTED_NAMES}"
+        headers = "; ".join(spec.example_header for spec in SPECS.values())
+        sentence = (
+            f"{claim.name} line 1: neither the file name nor the header tells which feed this is; "
+            f"the header must hold the columns of one feed ({headers})"
+        )
         entry = record_refusal(source=Import.Source.FOLDER, name=claim.name, feed="", error=sentence, using=using)
         return _fail(directory, claim, sentence, [entry.pk], outcome_detail="not a feed file")
     try:

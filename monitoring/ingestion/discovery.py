@@ -106,3 +106,13 @@ def feed_of_file(path: Path) -> Feed | None:
             )
         return exported
     return None
+
+
+def feed_of_dropped_file(path: Path) -> Feed | None:
+    """The feed of a file put in the watched folder: told by its name as :func:`feed_of_file`
+    does, else by its header. Files dropped there hourly carry a time or a number in their name
+    (``store_status-2026-12-02T07.csv``), so the header, which every feed file has, decides."""
+    feed = feed_of_file(path)
+    if feed is not None or not path.is_file():
+        return feed
+    return feed_of_header(read_header(path, settings.MAX_FEED_LINE_CHARS))

@@ -245,6 +245,9 @@ def test_json_problems_name_the_objects_index(client):
     problems = response.json()["problems"]
     assert [(p["index"], p["line"], p["field"]) for p in problems] == [(3, 3, "status"), (4, 4, "timestamp_utc")]
     assert StatusPoll.objects.count() == 0
+    first, second = Import.objects.get().error.splitlines()  # the ledger names objects too
+    assert first.startswith("JSON request body, object 3, field status: 'sleeping' is not a status")
+    assert second.startswith("JSON request body, object 4, field timestamp_utc: ")
 
 
 @pytest.mark.parametrize(

@@ -111,18 +111,33 @@ def test_temporary_hidden_and_unrelated_names_are_left_alone(folder):
     assert Import.objects.count() == 0
 
 
+def test_a_file_named_otherwise_is_told_by_its_header(folder):
+    # Hourly drops carry a time in their name; the header says which feed they hold.
+    polls_file(folder, POLLS, name="store_status-2026-12-02T07.csv")
+
+    (result,) = incoming.run_pass().results
+
+    assert result.outcome == "loaded"
+    assert StatusPoll.objects.count() == len(POLLS)
+    assert Import.objects.get().name == "store_status-2026-12-02T07.csv"
+
+
 def test_a_csv_whose_feed_cannot_be_told_fails_with_a_sentence(folder):
-    polls_file(folder, POLLS, name="notes.csv")
+    (folder / "notes.csv").write_text("date,remark\n2026-12-02,all good\n")
 
     (result,) = incoming.run_pass().results
 
     assert result.outcome == "failed"
     note = (folder / "failed" / "notes.csv.error.txt").read_text()
-    assert note.startswith("notes.csv: the file name tells no feed; name it store_status.csv, menu_hours.csv")
+    assert note.startswith(
+        "notes.csv line 1: neither the file name nor the header tells which feed this is; "
+        "the header must hold the columns of one feed ("
+    )
+    assert "store_id,status,timestamp_utc;" in note.split("\n")[0]
     entry = Import.objects.get()  # refused before any load, still on record
     assert (entry.status, entry.source, entry.name, entry.feed) == ("failed", "folder", "notes.csv", "")
     assert f"import #{entry.pk}" in note
-    assert entry.error.startswith("notes.csv: the file name tells no feed")
+    assert entry.error == note.split("\n")[0]
 
 
 def test_a_name_taken_in_processed_gets_a_number_and_nothing_is_overwritten(folder):
