@@ -57,6 +57,7 @@ ERROR_SUFFIX = ".error.txt"
 # A file is loaded at most this many times: the first attempt and one retry after its worker died.
 MAX_ATTEMPTS = 2
 PASS_MAX_FILES = 50
+MAX_PROBLEMS_LISTED = 20
 PASS_MAX_SECONDS = 120
 
 
@@ -356,6 +357,8 @@ def _load(directory: Path, claim: Claim, *, using: str) -> FileResult:
             source=Import.Source.FOLDER,
             names={feed: claim.name},
             digests={feed: digest},
+            # The error file lists what to fix, as a push's 400 does, not only the first row.
+            max_problems=MAX_PROBLEMS_LISTED,
             using=using,
         )
     except Exception as error:
