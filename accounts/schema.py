@@ -37,15 +37,22 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
+# Operations that refuse anonymous callers whatever ALLOW_ANONYMOUS says (data comes in only
+# from someone known: monitoring.access.may_ingest).
+NEVER_ANONYMOUS_TAGS = frozenset({"Feeds"})
+
+
 def document_unauthenticated(result, generator, request, public):
     """drf-spectacular postprocessing hook: every operation with a security requirement may answer
-    401, and while anonymous access is on, says that no credentials at all will do too."""
+    401, and while anonymous access is on, says that no credentials at all will do too (except
+    the operations of :data:`NEVER_ANONYMOUS_TAGS`)."""
     anonymous = anonymous_allowed()
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             if not (isinstance(operation, dict) and operation.get("security")):
                 continue
             operation.setdefault("responses", {}).setdefault("401", UNAUTHENTICATED)
-            if anonymous and {} not in operation["security"]:
+            never_anonymous = NEVER_ANONYMOUS_TAGS.intersection(operation.get("tags", []))
+            if anonymous and not never_anonymous and {} not in operation["security"]:
                 operation["security"].append({})
     return result

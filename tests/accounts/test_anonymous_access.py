@@ -78,6 +78,9 @@ def test_while_anonymous_access_is_on_the_schema_says_no_credentials_will_do(set
     settings.ALLOW_ANONYMOUS = True
     schema = APIClient().get("/api/schema/?format=json").json()
     assert {} in schema["paths"]["/get_report"]["get"]["security"]
+    # Feeds and the ledger refuse anonymous callers whatever the setting says.
+    assert {} not in schema["paths"]["/api/feeds/polls"]["post"]["security"]
+    assert {} not in schema["paths"]["/api/imports/"]["get"]["security"]
 
 
 @pytest.mark.parametrize("url", [*PAGE_URLS, "/stores/?store_id=sto", "/account/tokens/"])

@@ -1,5 +1,6 @@
-"""The push API over real HTTP (Django's live server, urllib and http.client): a token's CSV and
-gzip pushes, the 400 list, and a 413 answered from the Content-Length alone, before any body."""
+"""The push API over real HTTP (Django's live server, urllib and http.client): a token's CSV,
+gzip and JSON pushes, an idempotent re-send, the 400 list, 401 and 403 without the right token,
+and a 413 answered from the Content-Length alone, before any body."""
 
 import gzip
 import http.client
@@ -68,6 +69,37 @@ def test_a_gzip_push_over_http(live_server, token):
 
     assert status == 201, body
     assert Import.objects.get().size_bytes < len(POLLS_CSV)
+
+
+def test_a_json_push_and_its_resend_over_http(live_server, token):
+    rows = [{"store_id": "7", "status": "active", "timestamp_utc": "2023-01-25 18:13:22 UTC"}]
+    body = json.dumps(rows).encode()
+    url = f"{live_server.url}/api/feeds/polls"
+
+    first = post(url, body, token, **{"Content-Type": "application/json"})
+    again = post(url, body, token, **{"Content-Type": "application/json"})
+
+    assert first[0] == 201, first[2]
+    assert (again[0], again[2]["status"]) == (200, "skipped")  # re-sending adds nothing
+    assert StatusPoll.objects.count() == 1
+    assert list(Import.objects.order_by("pk").values_list("status", flat=True)) == ["complete", "skipped"]
+
+
+def test_no_token_or_a_token_without_the_right_is_refused_over_http(live_server):
+    _, reader_token = create_api_token(UserFactory(username="reader"), "read only")
+    url = f"{live_server.url}/api/feeds/polls"
+
+    anonymous = urllib.request.Request(
+        url, data=POLLS_CSV.encode(), method="POST", headers={"Content-Type": "text/csv"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(anonymous, timeout=30)
+    status, _, body = post(url, POLLS_CSV.encode(), reader_token)
+
+    assert refused.value.code == 401
+    assert refused.value.headers["WWW-Authenticate"] == "Token"
+    assert (status, "Can push feeds" in body["error"]) == (403, True)
+    assert StatusPoll.objects.count() == 0
 
 
 def test_a_bad_body_lists_its_problems_over_http(live_server, token):
