@@ -7,19 +7,15 @@ so the scheduled task keeps watching the folder for its 30 s period, a pass ever
 
 import os
 import time
-import uuid
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
-from django_q.conf import Conf
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from monitoring import incoming, tasks
 from monitoring.models import Import, StatusPoll
 from tests.monitoring.csv_files import POLLS_HEADER, write_feed
-from tests.reports.workers import BASE_DIR, Worker, wait_for
+from tests.reports.workers import Worker, forget_queues, private_queue, wait_for, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -34,18 +30,8 @@ def folder(tmp_path, settings):
 @pytest.fixture
 def start_cluster(transactional_db, folder, settings, monkeypatch, tmp_path):
     """Start qclusters on a private queue watching ``folder``; the schedule is for that queue."""
-    queue = f"e2e-{uuid.uuid4().hex[:12]}"
-    monkeypatch.setattr(Conf, "SYNC", False)
-    monkeypatch.setattr(Conf, "CLUSTER_NAME", queue)
-    base_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.reports.worker_settings",
-        "PYTHONPATH": str(BASE_DIR),
-        "E2E_DATABASE_NAME": str(connection.settings_dict["NAME"]),
-        "E2E_CLUSTER_NAME": queue,
-        "E2E_GUARD_CYCLE": "30",
-        "INCOMING_DIR": str(folder),
-    }
+    queue = private_queue(monkeypatch)
+    base_env = worker_env(queue, E2E_GUARD_CYCLE="30", INCOMING_DIR=str(folder))
     workers = []
     queues = {queue}
 
@@ -70,10 +56,7 @@ def start_cluster(transactional_db, folder, settings, monkeypatch, tmp_path):
     for worker in workers:
         worker.kill()
         worker.stop()
-    if django_settings.REDIS_URL:
-        import redis
-
-        redis.from_url(django_settings.REDIS_URL).delete(*(f"django_q:{name}:q" for name in queues))
+    forget_queues(*queues)
 
 
 def drop(folder, name, lines):

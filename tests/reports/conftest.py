@@ -1,16 +1,11 @@
 """Fixtures of the report tests."""
 
 import datetime as dt
-import os
-import uuid
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
-from django_q.conf import Conf
 
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
-from tests.reports.workers import BASE_DIR, Worker
+from tests.reports.workers import Worker, forget_queues, private_queue, worker_env
 
 UTC = dt.UTC
 
@@ -60,17 +55,8 @@ def third_example():
 @pytest.fixture
 def start_worker(live_server, monkeypatch, tmp_path, media_root):
     """Start qclusters on a private queue; this process queues onto it (sync mode off)."""
-    queue = f"e2e-{uuid.uuid4().hex[:12]}"
-    monkeypatch.setattr(Conf, "SYNC", False)
-    monkeypatch.setattr(Conf, "CLUSTER_NAME", queue)
-    base_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.reports.worker_settings",
-        "PYTHONPATH": str(BASE_DIR),
-        "E2E_DATABASE_NAME": str(connection.settings_dict["NAME"]),
-        "E2E_CLUSTER_NAME": queue,
-        "MEDIA_ROOT": str(media_root),
-    }
+    queue = private_queue(monkeypatch)
+    base_env = worker_env(queue, MEDIA_ROOT=str(media_root))
     workers = []
 
     def start(**env) -> Worker:
@@ -82,7 +68,4 @@ def start_worker(live_server, monkeypatch, tmp_path, media_root):
     yield start
     for worker in workers:
         worker.stop()
-    if django_settings.REDIS_URL:
-        import redis
-
-        redis.from_url(django_settings.REDIS_URL).delete(f"django_q:{queue}:q")
+    forget_queues(queue)

@@ -9,12 +9,47 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django_q.conf import Conf
 
 from reports import processes
 from reports.models import Report
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def private_queue(monkeypatch) -> str:
+    """A queue of the test's own, which this process queues onto (sync mode off): parallel test
+    runs sharing one Redis never take each other's tasks."""
+    queue = f"e2e-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", queue)
+    return queue
+
+
+def worker_env(queue: str, **extra: str) -> dict[str, str]:
+    """The environment of a qcluster on ``queue`` against the test database
+    (tests/reports/worker_settings.py), plus ``extra``."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.reports.worker_settings",
+        "PYTHONPATH": str(BASE_DIR),
+        "E2E_DATABASE_NAME": str(connection.settings_dict["NAME"]),
+        "E2E_CLUSTER_NAME": queue,
+        **extra,
+    }
+
+
+def forget_queues(*queues: str) -> None:
+    """Drop what is left of the queues in Redis (the ORM broker's rows go with the test database)."""
+    if settings.REDIS_URL:
+        import redis
+
+        redis.from_url(settings.REDIS_URL).delete(*(f"django_q:{queue}:q" for queue in queues))
 
 
 class Worker:
