@@ -106,10 +106,7 @@ def wait_until(predicate, timeout: float, what: str, process: subprocess.Popen, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_850_000, help="polls in the file (default 1,850,000)")
-    parser.add_argument("--stores", type=int, default=14_000, help="stores (default 14,000)")
-    parser.add_argument("--duplicates", type=int, default=10, help="rows repeating an earlier row (default 10)")
-    parser.add_argument("--seed", type=int, default=1)
+    bench_load.add_polls_file_arguments(parser)
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs of each (default 3)")
     parser.add_argument("--postgres-server", default=POSTGRES_SERVER, help=f"default {POSTGRES_SERVER}")
     parser.add_argument("--out", type=Path, default=bench_load.OUT_DIR, help="where the polls file is cached")

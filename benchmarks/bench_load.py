@@ -183,12 +183,17 @@ def print_table(title: str, measurements: list[Measurement]) -> None:
         print(f"  {m.label:<12} {m.rows:>10,} {m.seconds:>8.1f} {m.rows_per_second:>10,.0f} {peak:>8}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_polls_file_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the generated polls file (polls_file), for every benchmark that loads it."""
     parser.add_argument("--rows", type=int, default=1_850_000, help="polls in the file (default 1,850,000)")
     parser.add_argument("--stores", type=int, default=14_000, help="stores (default 14,000)")
     parser.add_argument("--duplicates", type=int, default=10, help="rows repeating an earlier row (default 10)")
     parser.add_argument("--seed", type=int, default=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_polls_file_arguments(parser)
     parser.add_argument("--repeat", type=int, default=1, help="fresh database and both loads this many times")
     parser.add_argument("--sqlite", action="store_true", help="benchmark SQLite instead of PostgreSQL")
     parser.add_argument("--postgres-server", default=POSTGRES_SERVER, help=f"default {POSTGRES_SERVER}")
