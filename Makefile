@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): two, one per core of the reference machine. The slow tests hold
+# real workers and browsers, so more than the machine's cores makes them slower, not faster.
+# PYTEST_WORKERS=0 runs everything in one process (for a debugger or -x).
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test test-fast lint fmt install install-dev migrate clean
 
@@ -37,11 +41,11 @@ run: migrate
 	@exec env PYTHON_BIN=$(BIN)/python HOST=$(HOST) PORT=$(PORT) scripts/run_dev.sh
 
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The edit-test loop: everything but the slow tests (real workers, browsers, big data).
 test-fast: install-dev
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 # What CI checks before the tests; any finding fails. `make fmt` fixes what can be fixed.
 lint: install-dev
