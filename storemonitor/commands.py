@@ -14,6 +14,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 BROKEN_PIPE_EXIT_STATUS = 128 + signal.SIGPIPE
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type`` for counts of 1 or more; argparse words the refusal as
+    "invalid positive_int value: '0'", in one line like every other argument error."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
 class OneLineErrorParser(CommandParser):
     """Django's parser, but a command-line mistake is one line (exit status 2, as argparse's):
     the usage Django prints first is eight lines of its own options, and hides the error."""

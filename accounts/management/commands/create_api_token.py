@@ -3,14 +3,7 @@ import datetime as dt
 from django.core.management.base import CommandError
 
 from accounts.tokens import TokenError, create_api_token_for_username, default_token_name
-from storemonitor.commands import ProjectCommand
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
+from storemonitor.commands import ProjectCommand, positive_int
 
 
 class Command(ProjectCommand):

@@ -2,14 +2,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from monitoring.retention import BATCH_SIZE, RetentionRefused, prune_polls
-from storemonitor.commands import ProjectCommand
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
+from storemonitor.commands import ProjectCommand, positive_int
 
 
 class Command(ProjectCommand):
