@@ -7,10 +7,10 @@ POLL_RETENTION_DAYS, and deletes it when POLL_RETENTION_DAYS is 0 (keep every po
 import logging
 
 from django.conf import settings
-from django.utils import timezone
 from django_q.models import Schedule
 
 from monitoring import retention
+from monitoring.schedules import keep_schedule
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +36,11 @@ def prune_old_polls() -> str:
 def ensure_poll_retention_schedule(using="default", **kwargs) -> None:
     """``post_migrate`` receiver: create or repair the daily schedule, or delete it when
     POLL_RETENTION_DAYS is 0. next_run is set only when it is created, so a later migrate keeps
-    the time of day it runs at (as ``reports.tasks`` does for its schedules)."""
-    schedules = Schedule.objects.using(using)
-    if not settings.POLL_RETENTION_DAYS:
-        schedules.filter(name=POLL_RETENTION_SCHEDULE).delete()
-        return
-    defaults = {
-        "func": "monitoring.retention_tasks.prune_old_polls",
-        "schedule_type": Schedule.DAILY,
-        "repeats": -1,
-        "cluster": None,
-    }
-    schedules.update_or_create(
-        name=POLL_RETENTION_SCHEDULE, defaults=defaults, create_defaults={**defaults, "next_run": timezone.now()}
+    the time of day it runs at (monitoring.schedules)."""
+    keep_schedule(
+        using,
+        POLL_RETENTION_SCHEDULE,
+        enabled=bool(settings.POLL_RETENTION_DAYS),
+        func="monitoring.retention_tasks.prune_old_polls",
+        schedule_type=Schedule.DAILY,
     )

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from monitoring import incoming
+from monitoring.schedules import keep_schedule
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +53,12 @@ def load_incoming() -> str:
 def ensure_incoming_schedule(using: str = "default", **kwargs: object) -> None:
     """``post_migrate`` receiver: create or repair the watched-folder schedule while INCOMING_DIR is
     set (first run now); delete it when it is not."""
-    schedules = Schedule.objects.using(using).filter(name=INCOMING_SCHEDULE)
-    if settings.INCOMING_DIR is None:
-        schedules.delete()
-        return
-    fields = {
-        "func": "monitoring.tasks.load_incoming",
-        "schedule_type": Schedule.MINUTES,
+    keep_schedule(
+        using,
+        INCOMING_SCHEDULE,
+        enabled=settings.INCOMING_DIR is not None,
+        func="monitoring.tasks.load_incoming",
+        schedule_type=Schedule.MINUTES,
         # The task sets next_run itself; this is the interval should it not get to run.
-        "minutes": max(1, math.ceil(settings.INCOMING_POLL_SECONDS / 60)),
-        "repeats": -1,
-        "cluster": None,
-    }
-    Schedule.objects.using(using).update_or_create(
-        name=INCOMING_SCHEDULE, defaults=fields, create_defaults={**fields, "next_run": timezone.now()}
+        minutes=max(1, math.ceil(settings.INCOMING_POLL_SECONDS / 60)),
     )

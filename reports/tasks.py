@@ -8,10 +8,10 @@ and ``migrate`` keeps two django-q2 schedules: the check every minute, pruning o
 import logging
 
 from django.db import DatabaseError
-from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import Schedule
 
+from monitoring.schedules import keep_schedule
 from reports import actions, retention
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def recover_on_worker_start(sender, proc_name, **kwargs) -> None:
 
 def ensure_recovery_schedule(using="default", **kwargs) -> None:
     """``post_migrate`` receiver: create or repair the every-minute recovery schedule."""
-    _ensure_schedule(
+    keep_schedule(
         using,
         RECOVERY_SCHEDULE,
         func="reports.tasks.recover_stalled_reports",
@@ -64,13 +64,4 @@ def ensure_recovery_schedule(using="default", **kwargs) -> None:
 
 def ensure_prune_schedule(using="default", **kwargs) -> None:
     """``post_migrate`` receiver: create or repair the daily schedule that prunes old reports."""
-    _ensure_schedule(using, PRUNE_SCHEDULE, func="reports.tasks.prune_reports", schedule_type=Schedule.DAILY)
-
-
-def _ensure_schedule(using: str, name: str, **fields: object) -> None:
-    """Create the named schedule (first run now), or repair its fields. next_run is set only when
-    it is created, so a later migrate keeps a daily schedule's time of day."""
-    defaults = {**fields, "repeats": -1, "cluster": None}
-    Schedule.objects.using(using).update_or_create(
-        name=name, defaults=defaults, create_defaults={**defaults, "next_run": timezone.now()}
-    )
+    keep_schedule(using, PRUNE_SCHEDULE, func="reports.tasks.prune_reports", schedule_type=Schedule.DAILY)
