@@ -23,6 +23,7 @@ from django.utils import timezone
 from monitoring.ingestion import Feed, IngestionError, InvalidRows, LoadSummary, ProgressFactory, load_feeds
 from monitoring.ingestion.reading import open_feed_bytes
 from monitoring.models import Import
+from monitoring.signals import feeds_imported
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,9 @@ def import_feeds(
         entry.rows_skipped = feed_summary.skipped
         entry.summary = feed_summary.describe()
         entry.save(using=using)
-    return ImportOutcome(entries, summary)
+    outcome = ImportOutcome(entries, summary)
+    feeds_imported.send(sender=ImportOutcome, outcome=outcome, using=using)
+    return outcome
 
 
 def ledger_entries_of(error: BaseException) -> list[Import]:

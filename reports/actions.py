@@ -36,6 +36,7 @@ from reports import generation
 from reports.attention import attention_summary
 from reports.heartbeat import Heartbeat
 from reports.models import COLUMN_SETS, DEFAULT_COLUMNS, Report
+from reports.signals import report_completed
 from reports.uptime import DEFAULT_METHOD, METHODS
 from reports.worker_signals import WorkerShutdown, current_cluster
 
@@ -139,6 +140,7 @@ def do_run_report(report_pk: int) -> str | None:
             summary=summary,
             finished_at=timezone.now(),
         ):
+            report_completed.send(sender=Report, report=Report.objects.get(pk=report.pk))
             return Status.COMPLETE
     # Another run owns the report now: this run's files are nobody's.
     report.csv_file.storage.delete(csv_name)

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     # Before django_q: the reports app's `qcluster` command replaces django-q2's (reports.cluster).
     "monitoring",
     "reports",
+    "alerts",  # incidents, notification channels, scheduled reports
     "rest_framework",
     "django_q",
     "drf_spectacular",
@@ -345,6 +346,16 @@ if 0 < POLL_RETENTION_DAYS < REPORT_LOOKBACK_DAYS:
         f"POLL_RETENTION_DAYS={POLL_RETENTION_DAYS} is below REPORT_LOOKBACK_DAYS={REPORT_LOOKBACK_DAYS}: "
         "reports would lose polls they read. Keep at least the lookback, or 0 to keep every poll."
     )
+
+# --- Alerts (incidents, notifications, scheduled reports) -----------------------------------
+
+# The address links in notifications start with (webhook bodies, emails): where owners reach
+# this service.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# How long one webhook or Apprise attempt may take, and the delays before each retry after a
+# failed attempt (then the delivery is given up and its channel shown as failing).
+ALERT_SEND_TIMEOUT_SECONDS = env_int("ALERT_SEND_TIMEOUT_SECONDS", 10, minimum=1)
+ALERT_RETRY_DELAYS_SECONDS = [int(value) for value in env_list("ALERT_RETRY_DELAYS_SECONDS", ["60", "300", "1800", "7200"])]
 
 # --- API (Django REST framework, drf-spectacular) ------------------------------------------
 

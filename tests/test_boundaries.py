@@ -1,6 +1,7 @@
 """The seams between the apps, read off the source: who may import whom.
 
-- ``monitoring`` owns stores, polls, hours and zones and knows nothing of reports;
+- ``monitoring`` owns stores, polls, hours and zones and knows nothing of reports or alerts;
+- ``reports`` knows nothing of alerts (alerts listen to its signals);
 - the calculator (``reports/uptime/``) and the binary COPY reader are plain Python + numpy;
 - no module imports another module's private (underscore) names;
 - only ``storemonitor/settings.py`` (through ``storemonitor/env.py``) reads the environment.
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("storemonitor", "monitoring", "reports")
+APPS = ("storemonitor", "monitoring", "reports", "alerts", "accounts")
 STANDARD_LIBRARY_AND_NUMPY = {"numpy", *sys.stdlib_module_names}
 
 
@@ -38,12 +39,13 @@ def where(path: Path, line: int) -> str:
     return f"{path.relative_to(ROOT)}:{line}"
 
 
-def test_monitoring_does_not_import_reports():
+@pytest.mark.parametrize(("app", "forbidden"), [("monitoring", {"reports", "alerts"}), ("reports", {"alerts"})])
+def test_the_apps_below_do_not_import_the_apps_above(app, forbidden):
     offending = [
         where(path, line)
-        for path in modules("monitoring")
+        for path in modules(app)
         for module, _, line in imports(path)
-        if module.split(".")[0] == "reports"
+        if module.split(".")[0] in forbidden
     ]
     assert offending == []
 

@@ -1,0 +1,381 @@
+"""Incidents are the outages of the newest report time, kept in the database.
+
+After every import, :func:`reconcile_incidents` computes every store's outages (README rule 10,
+method ``last_known``) with the report's own engine and snapshot (``reports.generation``) and
+makes the ``Incident`` rows equal to them: one incident per outage, open while the outage is
+*ongoing* at the report time. There is no second set of rules here, so late or out-of-order
+polls, corrected hours and re-sent files converge to the incidents a report would show, and
+reconciling twice changes nothing.
+
+What "equal" means, exactly:
+- Outages are those of a report at the newest poll (``as_of``), cut to its lookback. An incident
+  that began before the lookback keeps its real start; only its cut start is compared.
+- Incidents are matched to outages of the same store that overlap them in time, in order, so an
+  outage that grew (a late inactive poll) or shrank (a late active one) keeps its incident.
+- An incident no outage overlaps any more is deleted, or *retracted* when a channel was told of
+  it (so that channel can be told it is over).
+- Incidents that ended before ``as_of - lookback + SETTLED_MARGIN`` are *settled*: never changed
+  again. There the lookback's start cuts the report's evidence (rules 6-7), so its view of the
+  oldest day is the least informed; and an owner is not told of corrections two weeks late.
+  Incidents that ended before the lookback are history and are never looked at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from alerts.models import Delivery, Incident
+from monitoring.models import Store
+from reports import generation
+from reports.uptime import DEFAULT_METHOD, MICROSECONDS_PER_SECOND, datetime_from_epoch_microseconds
+from reports.uptime.inputs import MICROSECONDS_PER_DAY
+
+log = logging.getLogger(__name__)
+
+# How far inside the lookback's start incidents stop changing (see the module's docstring).
+SETTLED_MARGIN_US = MICROSECONDS_PER_DAY
+# The method incidents follow: the report's default (rule 7).
+INCIDENT_METHOD = DEFAULT_METHOD
+BULK_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class LiveOutages:
+    """Every reported store's outages at one report time, with the store's primary key and the
+    time of the inactive poll that opened each (``-1`` when none is in the snapshot)."""
+
+    as_of_us: int
+    lookback_start_us: int
+    reported_store_pks: np.ndarray  # sorted
+    store_pk: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    ongoing: np.ndarray
+    session_start: np.ndarray
+    session_end: np.ndarray
+    opened_by_poll: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.store_pk)
+
+    @property
+    def as_of(self) -> dt.datetime:
+        return datetime_from_epoch_microseconds(self.as_of_us)
+
+
+@dataclass
+class ReconcileResult:
+    """What one reconciliation changed; ``opened`` and ``ended`` list incident pks."""
+
+    as_of: dt.datetime | None
+    outages: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    retracted: int = 0
+    seconds: float = 0.0
+    opened: list[int] = field(default_factory=list)
+    ended: list[int] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if self.as_of is None:
+            return "No polls yet: no incidents to reconcile."
+        return (
+            f"Incidents as of {self.as_of:%Y-%m-%d %H:%M:%S} UTC: {self.outages} outages in the lookback; "
+            f"{self.created} incidents created, {self.updated} updated ({len(self.ended)} ended), "
+            f"{self.unchanged} unchanged, {self.deleted} deleted, {self.retracted} retracted "
+            f"in {self.seconds:.2f} s."
+        )
+
+
+def live_outages(as_of: dt.datetime | None = None) -> LiveOutages | None:
+    """The outages a report at ``as_of`` (default: the newest poll) would list, for every store;
+    None when the database holds no polls."""
+    try:
+        data = generation.compute_report(as_of=as_of, method=INCIDENT_METHOD)
+    except generation.NoPollsError:
+        return None
+    figures, feeds = data.figures, data.feeds
+    outages = figures.outages
+    # Every store in one read (tens of thousands of ids as parameters would be slower, and past
+    # SQLite's limit); ids are unique.
+    pk_of_id = dict(Store.objects.values_list("store_id", "pk"))
+    position_pk = np.array([pk_of_id.get(store_id, -1) for store_id in feeds.store_ids], dtype=np.int64)
+    reported = np.sort(position_pk[figures.store_index])
+    return LiveOutages(
+        as_of_us=outages.as_of_us,
+        lookback_start_us=outages.lookback_start_us,
+        reported_store_pks=reported[reported >= 0],
+        store_pk=position_pk[outages.store],
+        start=outages.start,
+        end=outages.end,
+        ongoing=outages.ongoing,
+        session_start=outages.session_start,
+        session_end=outages.session_end,
+        opened_by_poll=_opening_polls(outages.store, outages.start, outages.end, feeds),
+    )
+
+
+def _opening_polls(store: np.ndarray, start: np.ndarray, end: np.ndarray, feeds) -> np.ndarray:
+    """Per outage, the time of the first inactive poll inside it, else of the latest inactive poll
+    before it (its status was carried into the session), else -1."""
+    inactive = ~np.asarray(feeds.poll_active, dtype=bool)
+    poll_store = np.asarray(feeds.poll_store, dtype=np.int64)[inactive]
+    poll_time = np.asarray(feeds.poll_time_us, dtype=np.int64)[inactive]
+    result = np.full(len(store), -1, dtype=np.int64)
+    if len(poll_time) == 0 or len(store) == 0:
+        return result
+    order = np.lexsort((poll_time, poll_store))
+    poll_store, poll_time = poll_store[order], poll_time[order]
+    # Per store, the slice of its inactive polls; inside it, a search by time.
+    first = np.searchsorted(poll_store, store, side="left")
+    last = np.searchsorted(poll_store, store, side="right")
+    for k in range(len(store)):
+        lo, hi = int(first[k]), int(last[k])
+        if lo == hi:
+            continue
+        times = poll_time[lo:hi]
+        at = int(np.searchsorted(times, start[k], side="left"))
+        if at < len(times) and times[at] <= end[k]:
+            result[k] = times[at]
+        elif at > 0:
+            result[k] = times[at - 1]
+    return result
+
+
+@dataclass
+class _Existing:
+    pk: int
+    store_pk: int
+    start_us: int
+    end_us: int | None
+    ended_by: str
+    session_start_us: int
+    session_end_us: int
+    notified: bool
+
+
+@dataclass
+class _Outage:
+    index: int
+    store_pk: int
+    start_us: int
+    end_us: int | None  # None: ongoing at as_of
+
+
+def reconcile_incidents(as_of: dt.datetime | None = None) -> ReconcileResult:
+    """Make the incidents equal to the outages of a report at ``as_of`` (default: the newest
+    poll); returns what changed. Callers serialise runs (``alerts.tasks``): two at once could
+    both create the same incident, which the unique constraint then refuses."""
+    started = time.monotonic()
+    live = live_outages(as_of)
+    if live is None:
+        return ReconcileResult(as_of=None)
+    result = ReconcileResult(as_of=live.as_of, outages=len(live))
+    settled_before = live.lookback_start_us + SETTLED_MARGIN_US
+    outages = [
+        _Outage(k, int(pk), int(begin), None if going else int(finish))
+        for k, (pk, begin, finish, going) in enumerate(
+            zip(live.store_pk.tolist(), live.start.tolist(), live.end.tolist(), live.ongoing.tolist(), strict=True)
+        )
+        if pk >= 0
+    ]
+    with transaction.atomic():
+        existing = _existing_incidents(live)
+        by_store_outages: dict[int, list[_Outage]] = defaultdict(list)
+        for outage in outages:
+            by_store_outages[outage.store_pk].append(outage)
+        by_store_incidents: dict[int, list[_Existing]] = defaultdict(list)
+        for incident in existing:
+            by_store_incidents[incident.store_pk].append(incident)
+
+        to_create: list[Incident] = []
+        to_update: list[tuple[_Existing, _Outage]] = []
+        to_remove: list[_Existing] = []
+        for store_pk in by_store_outages.keys() | by_store_incidents.keys():
+            matches, lone_outages, lone_incidents = _match(
+                by_store_outages.get(store_pk, []), by_store_incidents.get(store_pk, []), live.lookback_start_us
+            )
+            for incident, outage in matches:
+                if _settled(incident, settled_before) or _same(incident, outage, live):
+                    result.unchanged += 1
+                else:
+                    to_update.append((incident, outage))
+            for outage in lone_outages:
+                to_create.append(_new_incident(outage, live))
+            for incident in lone_incidents:
+                if _settled(incident, settled_before):
+                    result.unchanged += 1
+                else:
+                    to_remove.append(incident)
+
+        # Removals first, creations last: no step takes a start another current incident still holds.
+        _remove(to_remove, live, result)
+        _apply_updates(to_update, live, result)
+        created = Incident.objects.bulk_create(to_create, batch_size=BULK_BATCH)
+        result.created = len(created)
+        result.opened += [incident.pk for incident in created if incident.ended_at is None]
+        result.ended += [incident.pk for incident in created if incident.ended_at is not None]
+    result.seconds = time.monotonic() - started
+    log.info("%s", result.describe())
+    return result
+
+
+def _existing_incidents(live: LiveOutages) -> list[_Existing]:
+    """The current incidents that end inside the lookback or are open, of the reported stores."""
+    lookback_start = datetime_from_epoch_microseconds(live.lookback_start_us)
+    rows = (
+        Incident.objects.current()
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=lookback_start))
+        .values_list("pk", "store_id", "started_at", "ended_at", "ended_by", "session_start", "session_end")
+        .order_by("store_id", "started_at")
+    )
+    notified = set(
+        Delivery.objects.filter(incident__isnull=False)
+        .exclude(event=Delivery.Event.TEST)
+        .values_list("incident_id", flat=True)
+        .distinct()
+    )
+    reported = live.reported_store_pks
+    found = []
+    for pk, store_pk, started_at, ended_at, ended_by, session_start, session_end in rows:
+        at = int(np.searchsorted(reported, store_pk))
+        if at == len(reported) or reported[at] != store_pk:
+            continue  # a store no longer in the report (no poll in the lookback): left as it is
+        found.append(
+            _Existing(
+                pk,
+                store_pk,
+                _us(started_at),
+                None if ended_at is None else _us(ended_at),
+                ended_by,
+                _us(session_start),
+                _us(session_end),
+                pk in notified,
+            )
+        )
+    return found
+
+
+def _match(
+    outages: list[_Outage], incidents: list[_Existing], lookback_start_us: int
+) -> tuple[list[tuple[_Existing, _Outage]], list[_Outage], list[_Existing]]:
+    """Pair one store's outages and incidents (each sorted by start) that overlap in time, in
+    order; the rest are lone. An open incident or an ongoing outage runs on without end."""
+    matches, lone_outages, lone_incidents = [], [], []
+    i = j = 0
+    while i < len(outages) and j < len(incidents):
+        outage, incident = outages[i], incidents[j]
+        outage_end = outage.end_us if outage.end_us is not None else 2**62
+        incident_end = incident.end_us if incident.end_us is not None else 2**62
+        incident_start = max(incident.start_us, lookback_start_us)
+        if outage.start_us < incident_end and incident_start < outage_end or (outage.start_us == incident_start):
+            matches.append((incident, outage))
+            i += 1
+            j += 1
+        elif outage_end <= incident_start:
+            lone_outages.append(outage)
+            i += 1
+        else:
+            lone_incidents.append(incident)
+            j += 1
+    lone_outages.extend(outages[i:])
+    lone_incidents.extend(incidents[j:])
+    return matches, lone_outages, lone_incidents
+
+
+def _settled(incident: _Existing, settled_before_us: int) -> bool:
+    return incident.end_us is not None and incident.end_us <= settled_before_us
+
+
+def _same(incident: _Existing, outage: _Outage, live: LiveOutages) -> bool:
+    return (
+        max(incident.start_us, live.lookback_start_us) == outage.start_us
+        and incident.end_us == outage.end_us
+        and incident.ended_by == _ended_by(outage, live)
+        and incident.session_end_us == int(live.session_end[outage.index])
+    )
+
+
+def _ended_by(outage: _Outage, live: LiveOutages) -> str:
+    if outage.end_us is None:
+        return ""
+    if outage.end_us >= int(live.session_end[outage.index]):
+        return Incident.EndedBy.SESSION_CLOSED
+    return Incident.EndedBy.ACTIVE_POLL
+
+
+def _fields_of(outage: _Outage, live: LiveOutages) -> dict[str, object]:
+    opened_by = int(live.opened_by_poll[outage.index])
+    return {
+        "ended_at": None if outage.end_us is None else _datetime(outage.end_us),
+        "ended_by": _ended_by(outage, live),
+        "session_start": _datetime(int(live.session_start[outage.index])),
+        "session_end": _datetime(int(live.session_end[outage.index])),
+        "opened_by_poll_at": None if opened_by < 0 else _datetime(opened_by),
+    }
+
+
+def _new_incident(outage: _Outage, live: LiveOutages) -> Incident:
+    return Incident(store_id=outage.store_pk, started_at=_datetime(outage.start_us), **_fields_of(outage, live))
+
+
+def _apply_updates(updates: list[tuple[_Existing, _Outage]], live: LiveOutages, result: ReconcileResult) -> None:
+    changed = []
+    for incident, outage in updates:
+        fields = _fields_of(outage, live)
+        # An incident that began before the lookback keeps its real start (the outage's is cut there).
+        kept_start = outage.start_us == live.lookback_start_us and incident.start_us < live.lookback_start_us
+        start_us = incident.start_us if kept_start else outage.start_us
+        row = Incident(pk=incident.pk, store_id=incident.store_pk, started_at=_datetime(start_us), **fields)
+        changed.append(row)
+        if incident.end_us is None and outage.end_us is not None:
+            result.ended.append(incident.pk)
+        elif incident.end_us is not None and outage.end_us is None:
+            result.opened.append(incident.pk)  # reopened: a late inactive poll after its end
+    now = timezone.now()
+    for row in changed:
+        row.updated_at = now
+    Incident.objects.bulk_update(
+        changed,
+        ["started_at", "ended_at", "ended_by", "session_start", "session_end", "opened_by_poll_at", "updated_at"],
+        batch_size=BULK_BATCH,
+    )
+    result.updated = len(changed)
+
+
+def _remove(incidents: list[_Existing], live: LiveOutages, result: ReconcileResult) -> None:
+    """Incidents no outage shows any more: deleted, or retracted where a channel heard of them."""
+    told = [incident for incident in incidents if incident.notified]
+    untold = [incident.pk for incident in incidents if not incident.notified]
+    if untold:
+        Incident.objects.filter(pk__in=untold).delete()
+    result.deleted = len(untold)
+    for incident in told:
+        Incident.objects.filter(pk=incident.pk).update(
+            ended_by=Incident.EndedBy.RETRACTED,
+            ended_at=_datetime(incident.end_us) if incident.end_us is not None else live.as_of,
+            updated_at=timezone.now(),
+        )
+        if incident.end_us is None:
+            result.ended.append(incident.pk)
+    result.retracted = len(told)
+
+
+def _us(moment: dt.datetime) -> int:
+    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * MICROSECONDS_PER_SECOND + delta.microseconds
+
+
+def _datetime(micros: int) -> dt.datetime:
+    return datetime_from_epoch_microseconds(micros)
