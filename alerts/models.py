@@ -232,6 +232,9 @@ class ScheduledRun(models.Model):
     class Meta:
         ordering = ["-slot_at"]
 
+    def __str__(self) -> str:
+        return f"{self.schedule} at {self.slot_at:%Y-%m-%d %H:%M} UTC"
+
 
 class ReconcileState(models.Model):
     """The one row that serialises reconciliations: a run claims it with a conditional update;
@@ -244,3 +247,6 @@ class ReconcileState(models.Model):
     last_finished_at = models.DateTimeField(null=True, blank=True)
     last_seconds = models.FloatField(null=True, blank=True)
     last_summary = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"running since {self.running_since}" if self.running_since else "idle"

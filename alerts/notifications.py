@@ -188,7 +188,7 @@ def report_payload(report: Report) -> dict[str, object]:
 def _zone_of(store) -> str:
     try:
         return store.timezone.timezone_str
-    except Exception:  # noqa: BLE001 - no zone row: the default zone (monitoring.models)
+    except Exception:
         return DEFAULT_TIMEZONE
 
 

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from alerts.incidents import ReconcileResult, reconcile_incidents
 from alerts.delivery import queue_delivery
+from alerts.incidents import ReconcileResult, reconcile_incidents
 from alerts.models import ReconcileState
 from alerts.notifications import plan_incident_deliveries
 

@@ -39,7 +39,7 @@ def sweep() -> str:
 def queue_reconcile() -> None:
     try:
         async_task("alerts.tasks.reconcile", group="alerts")
-    except Exception:  # noqa: BLE001 - the import is committed; a queue outage must not undo it
+    except Exception:
         log.exception("could not queue the reconciliation of incidents")
 
 
