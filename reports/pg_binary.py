@@ -1,17 +1,15 @@
-"""PostgreSQL's binary COPY format, for rows of arrays read straight into numpy.
+"""PostgreSQL's binary COPY format, for rows of fixed-width columns read straight into numpy.
 
-``COPY (SELECT array_agg(...), ...) TO STDOUT (FORMAT BINARY)`` sends a few large arrays instead
-of millions of rows; this module turns them into numpy arrays without a Python object per
-value. It understands exactly what that query sends (one-dimensional arrays without NULLs of
-fixed-width elements) and checks every part it relies on: anything else (another signature,
-critical header flags, a NULL, another element type or width, a truncated buffer) raises
-``CopyFormatError`` instead of being misread as numbers.
+``COPY (SELECT a, b, c ...) TO STDOUT (FORMAT BINARY)`` of columns that are never NULL and have
+a fixed width (bigint, timestamptz, boolean) sends every row with the same layout, so the whole
+body is one numpy structured array: no grouping on the server, no Python object per value.
+This module understands exactly that and checks every part it relies on: anything else
+(another signature, critical header flags, a NULL, a field of another width or count, a
+truncated buffer, bytes after the end) raises ``CopyFormatError`` instead of being misread.
 
-Layout (PostgreSQL documentation, "COPY", binary format; and ``array_send``): an 11-byte
-signature, int32 flags, int32 header extension length and the extension; per row an int16
-field count and per field an int32 byte length and the bytes; an int16 -1 ends the data. An
-array is int32 dimensions, int32 has-NULLs flag, int32 element type, per dimension int32 size
-and int32 lower bound, then per element an int32 length and the value. All big-endian.
+Layout (PostgreSQL documentation, "COPY", binary format): an 11-byte signature, int32 flags,
+int32 header extension length and the extension; per row an int16 field count and per field an
+int32 byte length (-1 for NULL) and the bytes; an int16 -1 ends the data. All big-endian.
 """
 
 import struct
@@ -25,14 +23,12 @@ SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _CRITICAL_FLAGS = 0xFFFF0000
 _INT16 = struct.Struct(">h")
 _INT32 = struct.Struct(">i")
-_ARRAY_HEADER = struct.Struct(">iiI")  # dimensions, has-NULLs flag, element type oid
-_DIMENSION = struct.Struct(">ii")  # size, lower bound
-_END_OF_DATA = -1
+_END_OF_DATA = struct.pack(">h", -1)
 _NULL = -1
 
 
 class CopyFormatError(ValueError):
-    """The server sent something other than the rows of arrays the reader was told to expect."""
+    """The server sent something other than the rows the reader was told to expect."""
 
     def __init__(self, problem: str):
         super().__init__(
@@ -42,51 +38,47 @@ class CopyFormatError(ValueError):
 
 
 @dataclass(frozen=True)
-class ArrayType:
-    """An array column's element type: its PostgreSQL name and oid, and its numpy wire dtype."""
+class ColumnType:
+    """A fixed-width column's PostgreSQL type name and its numpy wire dtype."""
 
     name: str
-    oid: int
-    wire: str  # big-endian numpy dtype of one element's value
+    wire: str  # big-endian numpy dtype of the value
 
     @property
     def width(self) -> int:
         return np.dtype(self.wire).itemsize
 
 
-INT8 = ArrayType("bigint", 20, ">i8")
-TIMESTAMPTZ = ArrayType("timestamp with time zone", 1184, ">i8")  # µs since 2000-01-01 UTC
-BOOL = ArrayType("boolean", 16, "u1")
+INT8 = ColumnType("bigint", ">i8")
+TIMESTAMPTZ = ColumnType("timestamp with time zone", ">i8")  # µs since 2000-01-01 UTC
+BOOL = ColumnType("boolean", "u1")
+INT2 = ColumnType("smallint", ">i2")
+TIME = ColumnType("time without time zone", ">i8")  # µs since midnight
 
 
-def read_array_rows(buffer: bytes | bytearray | memoryview, columns: Sequence[ArrayType]) -> list[np.ndarray]:
-    """Each column's arrays of every row, concatenated in row order (native byte order)."""
+def read_fixed_rows(buffer: bytes | bytearray | memoryview, columns: Sequence[ColumnType]) -> list[np.ndarray]:
+    """Each column of every row, in row order (native byte order)."""
     view = memoryview(buffer)
     position = _skip_header(view)
-    parts: list[list[np.ndarray]] = [[] for _ in columns]
-    row = 0
-    while True:
-        (fields,) = _unpack(_INT16, view, position, "a row's field count")
-        position += _INT16.size
-        if fields == _END_OF_DATA:
-            break
-        row += 1
-        if fields != len(columns):
-            raise CopyFormatError(f"row {row} has {fields} fields, expected {len(columns)}")
-        for column, (kind, part) in enumerate(zip(columns, parts, strict=True), start=1):
-            (length,) = _unpack(_INT32, view, position, f"the length of row {row}, field {column}")
-            position += _INT32.size
-            if length == _NULL:
-                raise CopyFormatError(f"row {row}, field {column} is NULL, expected an array of {kind.name}")
-            if length < 0 or position + length > len(view):
-                raise CopyFormatError(f"row {row}, field {column} claims {length} bytes, past the end of the data")
-            part.append(_read_array(view[position : position + length], kind, f"row {row}, field {column}"))
-            position += length
-    if position != len(view):
-        raise CopyFormatError(f"{len(view) - position} bytes follow the end-of-data marker")
+    if len(view) - position < len(_END_OF_DATA):
+        raise CopyFormatError("the data ends inside a row's field count")
+    layout = [("fields", ">i2")]
+    for number, kind in enumerate(columns):
+        layout += [(f"length{number}", ">i4"), (f"value{number}", kind.wire)]
+    row = np.dtype(layout)
+    body = len(view) - position - len(_END_OF_DATA)
+    rows, extra = divmod(body, row.itemsize)
+    if extra or bytes(view[len(view) - len(_END_OF_DATA) :]) != _END_OF_DATA:
+        raise CopyFormatError(_where_it_goes_wrong(view, position, columns))
+    table = np.frombuffer(view, dtype=row, count=rows, offset=position)
+    if rows and not (table["fields"] == len(columns)).all():
+        raise CopyFormatError(_where_it_goes_wrong(view, position, columns))
+    for number, kind in enumerate(columns):
+        lengths = table[f"length{number}"]
+        if rows and not (lengths == kind.width).all():
+            raise CopyFormatError(_where_it_goes_wrong(view, position, columns))
     return [
-        np.concatenate(part) if part else np.zeros(0, dtype=np.dtype(kind.wire).newbyteorder("="))
-        for kind, part in zip(columns, parts, strict=True)
+        table[f"value{number}"].astype(np.dtype(kind.wire).newbyteorder("=")) for number, kind in enumerate(columns)
     ]
 
 
@@ -103,29 +95,28 @@ def _skip_header(view: memoryview) -> int:
     return position + 8 + extension
 
 
-def _read_array(field: memoryview, kind: ArrayType, where: str) -> np.ndarray:
-    dimensions, has_nulls, oid = _unpack(_ARRAY_HEADER, field, 0, f"the array header of {where}")
-    if oid != kind.oid:
-        raise CopyFormatError(f"{where} holds elements of type oid {oid}, expected {kind.name} (oid {kind.oid})")
-    if has_nulls:
-        raise CopyFormatError(f"{where} contains NULL elements")
-    if dimensions == 0:  # an empty array
-        if len(field) != _ARRAY_HEADER.size:
-            raise CopyFormatError(f"{where} is an empty array followed by {len(field) - _ARRAY_HEADER.size} bytes")
-        return np.zeros(0, dtype=np.dtype(kind.wire).newbyteorder("="))
-    if dimensions != 1:
-        raise CopyFormatError(f"{where} has {dimensions} dimensions, expected 1")
-    count, _lower_bound = _unpack(_DIMENSION, field, _ARRAY_HEADER.size, f"the array size of {where}")
-    start = _ARRAY_HEADER.size + _DIMENSION.size
-    expected = start + count * (_INT32.size + kind.width)
-    if count < 0 or len(field) != expected:
-        raise CopyFormatError(f"{where} has {len(field)} bytes for {count} {kind.name} elements, expected {expected}")
-    elements = np.frombuffer(
-        field, dtype=np.dtype([("length", ">i4"), ("value", kind.wire)]), count=count, offset=start
-    )
-    if count and not (elements["length"] == kind.width).all():
-        raise CopyFormatError(f"{where} has {kind.name} elements that are not {kind.width} bytes long")
-    return elements["value"].astype(np.dtype(kind.wire).newbyteorder("="))
+def _where_it_goes_wrong(view: memoryview, position: int, columns: Sequence[ColumnType]) -> str:
+    """Walk the rows one by one (only once the fast path found them irregular) to name the first
+    thing that is not as expected."""
+    row = 0
+    while True:
+        (fields,) = _unpack(_INT16, view, position, "a row's field count")
+        position += _INT16.size
+        if fields == -1:
+            return f"{len(view) - position} bytes follow the end-of-data marker"
+        row += 1
+        if fields != len(columns):
+            return f"row {row} has {fields} fields, expected {len(columns)}"
+        for column, kind in enumerate(columns, start=1):
+            (length,) = _unpack(_INT32, view, position, f"the length of row {row}, field {column}")
+            position += _INT32.size
+            if length == _NULL:
+                return f"row {row}, field {column} is NULL, expected {kind.name}"
+            if position + max(length, 0) > len(view):
+                return f"row {row}, field {column} claims {length} bytes, past the end of the data"
+            if length != kind.width:
+                return f"row {row}, field {column} is {length} bytes long, expected {kind.width} ({kind.name})"
+            position += length
 
 
 def _unpack(layout: struct.Struct, view: memoryview, position: int, what: str) -> tuple[int, ...]:
