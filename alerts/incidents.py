@@ -8,8 +8,9 @@ polls, corrected hours and re-sent files converge to the incidents a report woul
 reconciling twice changes nothing.
 
 What "equal" means, exactly:
-- Outages are those of a report at the newest poll (``as_of``), cut to its lookback. An incident
-  that began before the lookback keeps its real start; only its cut start is compared.
+- Outages are those of a report a microsecond after the newest poll (``as_of``, see
+  ``incident_time``), cut to its lookback. An incident that began before the lookback keeps its
+  real start; only its cut start is compared.
 - Incidents are matched to outages of the same store that overlap them in time, in order, so an
   outage that grew (a late inactive poll) or shrank (a late active one) keeps its incident.
 - An incident no outage overlaps any more is deleted, or *retracted* when a channel was told of
@@ -35,7 +36,7 @@ from django.utils import timezone
 
 from alerts.incident_writes import IncidentRow, insert_incidents, update_incidents
 from alerts.models import Delivery, Incident, IncidentQuerySet
-from monitoring.models import Store
+from monitoring.models import StatusPoll, Store
 from reports import generation
 from reports.uptime import DEFAULT_METHOD, MICROSECONDS_PER_SECOND, FeedArrays, datetime_from_epoch_microseconds
 from reports.uptime.inputs import MICROSECONDS_PER_DAY
@@ -47,6 +48,7 @@ SETTLED_MARGIN_US = MICROSECONDS_PER_DAY
 # The method incidents follow: the report's default (rule 7).
 INCIDENT_METHOD = DEFAULT_METHOD
 BULK_BATCH = 1000
+INCIDENT_TIME_AFTER_NEWEST_POLL = dt.timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,24 @@ class ReconcileResult:
         )
 
 
+def incident_time() -> dt.datetime | None:
+    """The report time incidents are reconciled at: a microsecond after the newest poll.
+
+    A report at the newest poll itself cuts every outage there, so a store whose newest poll
+    says inactive would have an outage of length zero, which is none (rule 10): the store
+    would be reported offline only once some later poll arrived. A microsecond later that
+    poll's status counts, and the outage it starts is ongoing.
+    """
+    newest = StatusPoll.objects.newest_time()
+    return None if newest is None else newest + INCIDENT_TIME_AFTER_NEWEST_POLL
+
+
 def live_outages(as_of: dt.datetime | None = None) -> LiveOutages | None:
-    """The outages a report at ``as_of`` (default: the newest poll) would list, for every store;
-    None when the database holds no polls."""
+    """The outages a report at ``as_of`` (default: ``incident_time()``) would list, for every
+    store; None when the database holds no polls."""
+    as_of = as_of or incident_time()
+    if as_of is None:
+        return None
     try:
         data = generation.compute_report(as_of=as_of, method=INCIDENT_METHOD)
     except generation.NoPollsError:
@@ -185,9 +202,10 @@ class _Outage:
 
 
 def reconcile_incidents(as_of: dt.datetime | None = None) -> ReconcileResult:
-    """Make the incidents equal to the outages of a report at ``as_of`` (default: the newest
-    poll); returns what changed. Callers serialise runs (``alerts.tasks``): two at once could
-    both create the same incident, which the unique constraint then refuses."""
+    """Make the incidents equal to the outages of a report at ``as_of`` (default:
+    ``incident_time()``, just after the newest poll); returns what changed. Callers serialise
+    runs (``alerts.runs``): two at once could both create the same incident, which the unique
+    constraint then refuses."""
     started = time.monotonic()
     live = live_outages(as_of)
     if live is None:
