@@ -212,6 +212,8 @@ class ReportSchedule(models.Model):
     enabled = models.BooleanField(default=True)
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
+    # What the last run did: the report it triggered, or why it made none (an owner without polls).
+    last_outcome = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["owner__slug"]
