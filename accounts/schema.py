@@ -37,9 +37,10 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-# Operations that refuse anonymous callers whatever ALLOW_ANONYMOUS says (data comes in only
-# from someone known: monitoring.access.may_ingest).
-NEVER_ANONYMOUS_TAGS = frozenset({"Feeds"})
+# Operations that refuse anonymous callers whatever ALLOW_ANONYMOUS says: data comes in only
+# from someone known (monitoring.access.may_ingest), and goes out only to channels someone known
+# set up (alerts.owner_channels).
+NEVER_ANONYMOUS_TAGS = frozenset({"Feeds", "Channels"})
 
 
 def document_unauthenticated(result, generator, request, public):

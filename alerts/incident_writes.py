@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -74,10 +75,10 @@ def update_incidents(rows: Sequence[IncidentRow], now: dt.datetime) -> None:
         for first in range(0, len(rows), UPDATE_BATCH):
             batch = rows[first : first + UPDATE_BATCH]
             placeholders = ", ".join(["(" + ", ".join(["%s"] * (1 + len(WRITTEN))) + ")"] * len(batch))
-            params: list[object] = []
+            params: list[Any] = []
             for row in batch:
                 params.append(row.pk)
-                params.extend(value if isinstance(value, str) else adapt(value) for value in row.values())
+                params.extend(value if isinstance(value, str) else adapt(value) for value in row.values())  # type: ignore[arg-type]
             cursor.execute(
                 f"UPDATE {table} SET {assignments}, updated_at = %s "
                 f"FROM (VALUES {placeholders}) AS v WHERE {table}.id = v.column1",

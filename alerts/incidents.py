@@ -10,7 +10,8 @@ reconciling twice changes nothing.
 What "equal" means, exactly:
 - Outages are those of a report a microsecond after the newest poll (``as_of``, see
   ``incident_time``), cut to its lookback. An incident that began before the lookback keeps its
-  real start; only its cut start is compared.
+  real start; only its cut start is compared. One opened by a poll older than the lookback keeps
+  that poll.
 - Incidents are matched to outages of the same store that overlap them in time, in order, so an
   outage that grew (a late inactive poll) or shrank (a late active one) keeps its incident.
 - An incident no outage overlaps any more is deleted, or *retracted* when a channel was told of
@@ -18,7 +19,9 @@ What "equal" means, exactly:
 - Incidents that ended before ``as_of - lookback + SETTLED_MARGIN`` are *settled*: never changed
   again. There the lookback's start cuts the report's evidence (rules 6-7), so its view of the
   oldest day is the least informed; and an owner is not told of corrections two weeks late.
-  Incidents that ended before the lookback are history and are never looked at.
+  For the same reason an outage there that no inactive poll at or before it shows (rule 7's
+  fallback to the earliest poll after it, once the lookback's start cut the polls before) is
+  not made an incident. Incidents that ended before the lookback are history and are never looked at.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from django.utils import timezone
 
 from alerts.incident_writes import IncidentRow, insert_incidents, update_incidents
 from alerts.models import Delivery, Incident, IncidentQuerySet
+from monitoring.ingestion.errors import plural
 from monitoring.models import StatusPoll, Store
 from reports import generation
 from reports.uptime import DEFAULT_METHOD, MICROSECONDS_PER_SECOND, FeedArrays, datetime_from_epoch_microseconds
@@ -94,10 +98,9 @@ class ReconcileResult:
         if self.as_of is None:
             return "No polls yet: no incidents to reconcile."
         return (
-            f"Incidents as of {self.as_of:%Y-%m-%d %H:%M:%S} UTC: {self.outages} outages in the lookback; "
-            f"{self.created} incidents created, {self.updated} updated ({len(self.ended)} ended), "
-            f"{self.unchanged} unchanged, {self.deleted} deleted, {self.retracted} retracted "
-            f"in {self.seconds:.2f} s."
+            f"Incidents as of {self.as_of:%Y-%m-%d %H:%M:%S} UTC ({plural(self.outages, 'outage')} in the lookback): "
+            f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, {self.deleted} deleted, "
+            f"{self.retracted} retracted; {len(self.opened)} opened, {len(self.ended)} ended; {self.seconds:.2f} s."
         )
 
 
@@ -191,6 +194,7 @@ class _Existing:
     session_start_us: int
     session_end_us: int
     notified: bool
+    opened_by_us: int | None
 
 
 @dataclass
@@ -241,7 +245,8 @@ def reconcile_incidents(as_of: dt.datetime | None = None) -> ReconcileResult:
                 else:
                     to_update.append((incident, outage))
             for outage in lone_outages:
-                to_create.append(_new_incident(outage, live))
+                if not _unbacked_in_settled_region(outage, live, settled_before):
+                    to_create.append(_new_incident(outage, live))
             for incident in lone_incidents:
                 if _settled(incident, settled_before):
                     result.unchanged += 1
@@ -261,11 +266,12 @@ def reconcile_incidents(as_of: dt.datetime | None = None) -> ReconcileResult:
 
 
 def _existing_incidents(live: LiveOutages) -> list[_Existing]:
-    """The current incidents that end inside the lookback or are open, of the reported stores."""
+    """The current incidents that end inside the lookback or are open, of the reported stores,
+    begun before as_of (a report at an earlier time than the newest knows nothing of later ones)."""
     lookback_start = datetime_from_epoch_microseconds(live.lookback_start_us)
     incidents = (
         Incident.objects.current()
-        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=lookback_start))
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=lookback_start), started_at__lt=live.as_of)
         .order_by("store_id", "started_at")
     )
     notified = set(
@@ -276,36 +282,37 @@ def _existing_incidents(live: LiveOutages) -> list[_Existing]:
     )
     reported = set(live.reported_store_pks.tolist())
     return [
-        _Existing(pk, store_pk, start, end, ended_by, session_start, session_end, pk in notified)
-        for pk, store_pk, start, end, ended_by, session_start, session_end in _incident_rows(incidents)
+        _Existing(pk, store_pk, start, end, ended_by, session_start, session_end, pk in notified, opened_by)
+        for pk, store_pk, start, end, ended_by, session_start, session_end, opened_by in _incident_rows(incidents)
         # A store no longer in the report (no poll in the lookback) is left as it is.
         if store_pk in reported
     ]
 
 
-_TIMES = ("started_at", "ended_at", "session_start", "session_end")
+_TIMES = ("started_at", "ended_at", "session_start", "session_end", "opened_by_poll_at")
 
 
 def _incident_rows(incidents: IncidentQuerySet) -> list[tuple]:
-    """(pk, store pk, start µs, end µs or None, ended_by, session start µs, session end µs) rows.
+    """(pk, store pk, start µs, end µs or None, ended_by, session start µs, session end µs, opening poll µs
+    or None) rows.
 
     PostgreSQL hands the times over as integer microseconds: parsing tens of thousands of
     timestamps into datetimes costs more than the rest of a reconciliation's own work.
     """
     if connection.vendor == "postgresql":
         epochs = {f"{name}_us": EpochMicroseconds(name) for name in _TIMES}
-        rows = incidents.annotate(**epochs).values_list(
-            "pk", "store_id", "started_at_us", "ended_at_us", "ended_by", "session_start_us", "session_end_us"
-        )
+        columns = ("pk", "store_id", "started_at_us", "ended_at_us", "ended_by", "session_start_us")
+        # (the annotations' names, which the type checker's plugin cannot see)
+        rows = incidents.annotate(**epochs).values_list(*columns, "session_end_us", "opened_by_poll_at_us")
         # Plain integers and texts need none of the ORM's per-value converters.
         sql, params = rows.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
     return [
-        (pk, store_pk, _us(start), None if end is None else _us(end), ended_by, _us(opening), _us(closing))
-        for pk, store_pk, start, end, ended_by, opening, closing in incidents.values_list(
-            "pk", "store_id", "started_at", "ended_at", "ended_by", "session_start", "session_end"
+        (pk, store_pk, _us(start), _us_or_none(end), ended_by, _us(opening), _us(closing), _us_or_none(poll))
+        for pk, store_pk, start, end, ended_by, opening, closing, poll in incidents.values_list(
+            "pk", "store_id", "started_at", "ended_at", "ended_by", "session_start", "session_end", "opened_by_poll_at"
         )
     ]
 
@@ -349,6 +356,14 @@ def _settled(incident: _Existing, settled_before_us: int) -> bool:
     return incident.end_us is not None and incident.end_us <= settled_before_us
 
 
+def _unbacked_in_settled_region(outage: _Outage, live: LiveOutages, settled_before_us: int) -> bool:
+    """An outage over by the settled margin that no inactive poll at or before it shows: its status
+    is rule 7's fallback to the earliest poll after it, which the lookback's cut brings about (the
+    polls before were cut away). Earlier reconciliations saw those polls, so it is not made an
+    incident: the lookback moving past a store's last poll of a day would invent one every day."""
+    return outage.end_us is not None and outage.end_us <= settled_before_us and _opening_poll_us(outage, live) is None
+
+
 def _same(incident: _Existing, outage: _Outage, live: LiveOutages) -> bool:
     # The session's bounds are not compared: the engine cuts them to the lookback and to a day
     # past as_of, so they move with every new poll without the incident changing (a store open
@@ -357,7 +372,24 @@ def _same(incident: _Existing, outage: _Outage, live: LiveOutages) -> bool:
         max(incident.start_us, live.lookback_start_us) == outage.start_us
         and incident.end_us == outage.end_us
         and incident.ended_by == _ended_by(outage, live)
+        and (_opened_before_lookback(incident, live) or incident.opened_by_us == _opening_poll_us(outage, live))
     )
+
+
+def _began_before_lookback(incident: _Existing, outage: _Outage, live: LiveOutages) -> bool:
+    """The incident began before the lookback: the outage is cut there, and the incident keeps its real start."""
+    return outage.start_us == live.lookback_start_us and incident.start_us < live.lookback_start_us
+
+
+def _opened_before_lookback(incident: _Existing, live: LiveOutages) -> bool:
+    """The poll that opened the incident is older than the lookback: the report no longer holds it
+    (and names another poll, or none), so the incident keeps it."""
+    return incident.opened_by_us is not None and incident.opened_by_us < live.lookback_start_us
+
+
+def _opening_poll_us(outage: _Outage, live: LiveOutages) -> int | None:
+    opened_by = int(live.opened_by_poll[outage.index])
+    return None if opened_by < 0 else opened_by
 
 
 def _ended_by(outage: _Outage, live: LiveOutages) -> str:
@@ -368,17 +400,23 @@ def _ended_by(outage: _Outage, live: LiveOutages) -> str:
     return Incident.EndedBy.ACTIVE_POLL
 
 
-def _row_of(outage: _Outage, live: LiveOutages, pk: int | None = None, start_us: int | None = None) -> IncidentRow:
-    opened_by = int(live.opened_by_poll[outage.index])
+def _row_of(outage: _Outage, live: LiveOutages, incident: _Existing | None = None) -> IncidentRow:
+    """The fields of the outage's incident: a new one, or ``incident`` updated (which keeps a start
+    and an opening poll older than the lookback)."""
+    start = outage.start_us
+    opened_by = _opening_poll_us(outage, live)
+    if incident is not None:
+        start = incident.start_us if _began_before_lookback(incident, outage, live) else start
+        opened_by = incident.opened_by_us if _opened_before_lookback(incident, live) else opened_by
     return IncidentRow(
-        pk=pk,
+        pk=None if incident is None else incident.pk,
         store_pk=outage.store_pk,
-        started_at=_datetime(outage.start_us if start_us is None else start_us),
+        started_at=_datetime(start),
         ended_at=None if outage.end_us is None else _datetime(outage.end_us),
         ended_by=_ended_by(outage, live),
         session_start=_datetime(int(live.session_start[outage.index])),
         session_end=_datetime(int(live.session_end[outage.index])),
-        opened_by_poll_at=None if opened_by < 0 else _datetime(opened_by),
+        opened_by_poll_at=None if opened_by is None else _datetime(opened_by),
     )
 
 
@@ -389,9 +427,7 @@ def _new_incident(outage: _Outage, live: LiveOutages) -> IncidentRow:
 def _apply_updates(updates: list[tuple[_Existing, _Outage]], live: LiveOutages, result: ReconcileResult) -> None:
     changed = []
     for incident, outage in updates:
-        # An incident that began before the lookback keeps its real start (the outage's is cut there).
-        kept_start = outage.start_us == live.lookback_start_us and incident.start_us < live.lookback_start_us
-        changed.append(_row_of(outage, live, pk=incident.pk, start_us=incident.start_us if kept_start else None))
+        changed.append(_row_of(outage, live, incident))
         if incident.end_us is None and outage.end_us is not None:
             result.ended.append(incident.pk)
         elif incident.end_us is not None and outage.end_us is None:
@@ -421,6 +457,10 @@ def _remove(incidents: list[_Existing], live: LiveOutages, result: ReconcileResu
 def _us(moment: dt.datetime) -> int:
     delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return (delta.days * 86_400 + delta.seconds) * MICROSECONDS_PER_SECOND + delta.microseconds
+
+
+def _us_or_none(moment: dt.datetime | None) -> int | None:
+    return None if moment is None else _us(moment)
 
 
 def _datetime(micros: int) -> dt.datetime:

@@ -63,7 +63,8 @@ def plan_incident_deliveries(as_of: dt.datetime) -> list[Delivery]:
         Incident.objects.open().filter(store__owner_id__in=list(by_owner)).select_related("store", "store__timezone")
     )
     for incident in open_incidents:
-        for channel in by_owner.get(incident.store.owner_id, []):
+        owner_id = incident.store.owner_id
+        for channel in [] if owner_id is None else by_owner.get(owner_id, []):
             if incident.store_id in quiet[channel.pk]:
                 continue
             if as_of - incident.started_at < dt.timedelta(minutes=channel.grace_minutes):
@@ -145,7 +146,7 @@ def incident_payload(event: str, incident: Incident, as_of: dt.datetime) -> dict
     minutes = None if duration is None else round(duration.total_seconds() / 60, 2)
     return {
         "event": event,
-        "owner": store.owner.slug if store.owner_id else None,
+        "owner": store.owner.slug if store.owner is not None else None,
         "store": {"store_id": store.store_id, "time_zone": zone_name},
         "incident": {
             "id": incident.pk,

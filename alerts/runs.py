@@ -24,7 +24,7 @@ from alerts.notifications import plan_incident_deliveries
 log = logging.getLogger(__name__)
 
 RECONCILE_LEASE = dt.timedelta(minutes=10)
-# A run goes round at most this many times before it lets another task take over.
+# A run goes round at most this many times, then queues a new task for the next round.
 MAX_ROUNDS = 5
 
 
@@ -39,20 +39,24 @@ def reconcile_and_plan(as_of: dt.datetime | None = None) -> tuple[ReconcileResul
     return result, [delivery.pk for delivery in planned]
 
 
-def run_reconcile(runner: str, *, now: dt.datetime | None = None) -> list[ReconcileResult] | None:
+def run_reconcile(
+    runner: str, *, now: dt.datetime | None = None, as_of: dt.datetime | None = None
+) -> list[ReconcileResult] | None:
     """Reconcile, unless another run holds the claim (then ask it to go round again and return
-    None). Returns the results of each round."""
+    None). Returns the results of each round. ``as_of`` is the first round's report time
+    (default: just after the newest poll); rounds that imports ask for meanwhile use the newest."""
     state_pk = _state_pk()
     moment = now or timezone.now()
-    claimed = _claim(state_pk, runner, moment)
-    if not claimed:
+    if not _claim(state_pk, runner, moment):
         ReconcileState.objects.filter(pk=state_pk).update(rerun_requested=True)
-        log.info("a reconciliation is running; it will go round once more")
-        return None
+        # The holder may have let go between the claim and the request, and would never see it.
+        if not _claim(state_pk, runner, moment):
+            log.info("a reconciliation is running; it will go round once more")
+            return None
     results = []
     try:
-        for _ in range(MAX_ROUNDS):
-            result, deliveries = reconcile_and_plan()
+        for round_number in range(MAX_ROUNDS):
+            result, deliveries = reconcile_and_plan(as_of if round_number == 0 else None)
             results.append(result)
             for delivery_pk in deliveries:
                 queue_delivery(delivery_pk)
@@ -62,14 +66,26 @@ def run_reconcile(runner: str, *, now: dt.datetime | None = None) -> list[Reconc
                 last_seconds=result.seconds,
                 last_summary=result.describe(),
             )
-            # Go round again only if an import asked while this round ran.
-            if not ReconcileState.objects.filter(pk=state_pk, runner=runner, rerun_requested=True).update(
-                rerun_requested=False
-            ):
-                break
+            # Let go unless an import asked for another round while this one ran, in one conditional
+            # update: a request made between a separate check and the release would be lost.
+            if _release(state_pk, runner, unless_rerun_requested=True):
+                return results
+            if not ReconcileState.objects.filter(pk=state_pk, runner=runner).update(rerun_requested=False):
+                return results  # this run outlived its lease and another one holds the claim now
     finally:
-        ReconcileState.objects.filter(pk=state_pk, runner=runner).update(running_since=None, runner="")
+        _release(state_pk, runner)  # nothing left to do when already released
+    # Imports kept asking for MAX_ROUNDS rounds: a new task takes the one still owed.
+    from alerts.tasks import queue_reconcile  # alerts.tasks imports this module
+
+    queue_reconcile()
     return results
+
+
+def _release(state_pk: int, runner: str, *, unless_rerun_requested: bool = False) -> int:
+    held = ReconcileState.objects.filter(pk=state_pk, runner=runner)
+    if unless_rerun_requested:
+        held = held.filter(rerun_requested=False)
+    return held.update(running_since=None, runner="")
 
 
 def _claim(state_pk: int, runner: str, moment: dt.datetime) -> int:

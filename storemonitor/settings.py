@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from storemonitor.env import env_bool, env_int, env_list, env_str
+from storemonitor.env import email_settings_from_url, env_bool, env_int, env_list, env_rate, env_str
 
 # --- General -------------------------------------------------------------------------------
 
@@ -288,17 +288,7 @@ REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 30, minimum=1)
 # Triggering reports (API, dashboard, admin: reports.admission) is limited to this many per user,
 # or per IP address for callers who are not signed in: "N/period", period s, m, h or d (second,
 # minute, hour, day; DRF's throttle format, read by the first letter).
-REPORT_TRIGGER_RATE = env_str("REPORT_TRIGGER_RATE", "60/hour").strip()
-_rate_count, _, _rate_period = REPORT_TRIGGER_RATE.partition("/")
-if not (
-    _rate_count.isdecimal()
-    and int(_rate_count) >= 1
-    and _rate_period in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
-):
-    raise ImproperlyConfigured(
-        f"REPORT_TRIGGER_RATE={REPORT_TRIGGER_RATE!r} is not a rate: write how many reports per period, "
-        "like 60/hour, 10/minute or 500/day (the period one of s, m, h, d or second, minute, hour, day)."
-    )
+REPORT_TRIGGER_RATE = env_rate("REPORT_TRIGGER_RATE", "60/hour")
 # At most this many Pending reports per owner (the all-stores reports of staff and anonymous
 # callers are one group); beyond, a trigger is refused with 429 until one has started.
 MAX_PENDING_REPORTS_PER_OWNER = env_int("MAX_PENDING_REPORTS_PER_OWNER", 5, minimum=1)
@@ -355,7 +345,50 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # How long one webhook or Apprise attempt may take, and the delays before each retry after a
 # failed attempt (then the delivery is given up and its channel shown as failing).
 ALERT_SEND_TIMEOUT_SECONDS = env_int("ALERT_SEND_TIMEOUT_SECONDS", 10, minimum=1)
-ALERT_RETRY_DELAYS_SECONDS = [int(value) for value in env_list("ALERT_RETRY_DELAYS_SECONDS", ["60", "300", "1800", "7200"])]
+ALERT_RETRY_DELAYS_SECONDS = [
+    int(value) for value in env_list("ALERT_RETRY_DELAYS_SECONDS", ["60", "300", "1800", "7200"])
+]
+# Webhook and Apprise targets on loopback, private, link-local or reserved addresses are refused
+# (a channel must not make the workers post into the service's own network) unless this is on:
+# for receivers inside your network, and the tests' local receiver.
+ALERT_ALLOW_PRIVATE_TARGETS = env_bool("ALERT_ALLOW_PRIVATE_TARGETS", False)
+# "Send a test" (page and API) sends at once from the web server: at most this many per user
+# (REPORT_TRIGGER_RATE's format), so a page cannot be used to hammer a target.
+ALERT_TEST_RATE = env_rate("ALERT_TEST_RATE", "10/hour")
+
+
+# Email channels go through Django's email backend: EMAIL_URL, or the usual EMAIL_HOST,
+# EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL. With neither,
+# development prints emails on the console and production sends through an SMTP server on
+# localhost:25 (Django's own default: the machine's mail relay).
+EMAIL_URL = env_str("EMAIL_URL").strip()
+_email: dict
+if EMAIL_URL:
+    _email = email_settings_from_url(EMAIL_URL)
+else:
+    _email = {
+        "EMAIL_BACKEND": "django.core.mail.backends."
+        + ("smtp" if env_str("EMAIL_HOST") or not DEBUG else "console")
+        + ".EmailBackend",
+        "EMAIL_HOST": env_str("EMAIL_HOST", "localhost"),
+        "EMAIL_PORT": env_int("EMAIL_PORT", 25, minimum=1),
+        "EMAIL_HOST_USER": env_str("EMAIL_HOST_USER"),
+        "EMAIL_HOST_PASSWORD": env_str("EMAIL_HOST_PASSWORD"),
+        "EMAIL_USE_TLS": env_bool("EMAIL_USE_TLS", False),
+        "EMAIL_USE_SSL": env_bool("EMAIL_USE_SSL", False),
+    }
+EMAIL_BACKEND: str = _email["EMAIL_BACKEND"]
+EMAIL_HOST: str = _email.get("EMAIL_HOST", "localhost")
+EMAIL_PORT: int = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER: str = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD: str = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS: bool = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL: bool = _email.get("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are both on: use one (587: TLS, 465: SSL).")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "storemonitor <storemonitor@localhost>")
+# One SMTP conversation step may take this long (as one webhook attempt).
+EMAIL_TIMEOUT = ALERT_SEND_TIMEOUT_SECONDS
 
 # --- API (Django REST framework, drf-spectacular) ------------------------------------------
 
@@ -415,6 +448,16 @@ SPECTACULAR_SETTINGS = {
             "name": "Feeds",
             "description": "Push a feed (CSV or JSON, gzip allowed) to load it as manage.py load_csvs does; the "
             "import ledger of every load.",
+        },
+        {
+            "name": "Incidents",
+            "description": "Stores offline during their business hours, kept up to date after every import: "
+            "open ones (offline now) and ended ones, newest first.",
+        },
+        {
+            "name": "Channels",
+            "description": "Where an owner's alerts go (signed webhooks, email, Apprise URLs): add, change, delete "
+            "and test them. Signed-in callers only.",
         },
         {
             "name": "Service",

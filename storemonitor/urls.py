@@ -24,8 +24,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/", include("accounts.urls")),  # sign-in, sign-out, API tokens
     path("", include("reports.api.urls")),
-    path("", include("monitoring.urls")),
-    path("", include("alerts.urls")),  # incidents, notification channels, the Notifications page  # feeds' push API, import ledger (after the reports' in the schema)
+    path("", include("monitoring.urls")),  # feeds' push API, import ledger (after the reports' in the schema)
+    path("", include("alerts.urls")),  # incidents, notification channels, the Notifications page
     # Data freshness, database and queue, for monitors: anyone may ask (reports.status).
     path("api/status", ServiceStatusView.as_view(), name="service-status"),
     path("", include("reports.urls")),  # the pages: dashboard and store weeks

@@ -11,6 +11,11 @@ PROJECT_COMMANDS = [
     "prune_reports",
     "add_owner_user",
     "create_api_token",
+    "prune_polls",
+    "load_incoming",
+    "reconcile_incidents",
+    "add_channel",
+    "schedule_report",
 ]
 
 

@@ -17,8 +17,9 @@ from tests.reports.conftest import at
 pytestmark = pytest.mark.django_db
 # Stores and polls (on PostgreSQL the planner's estimate, plus an exact COUNT when small), the
 # newest poll, the newest complete report (for its summary), the recent reports, the owners the
-# report form offers; the newest poll of every store (the stores not reporting are judged there).
-DASHBOARD_QUERIES = 9
+# report form offers; the newest poll of every store (the stores not reporting are judged there);
+# the open incidents (alerts' "Offline now" panel).
+DASHBOARD_QUERIES = 10
 # Without a report's summary, the dashboard computes one: stores, polls, zones, business hours.
 SUMMARY_NOW_QUERIES = 4
 

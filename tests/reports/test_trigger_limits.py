@@ -518,7 +518,7 @@ def test_the_limits_default_to_60_an_hour_and_5_pending_and_can_be_set(values, p
     [
         (
             {"REPORT_TRIGGER_RATE": "60 an hour"},
-            "REPORT_TRIGGER_RATE='60 an hour' is not a rate: write how many reports per period, like 60/hour",
+            "REPORT_TRIGGER_RATE='60 an hour' is not a rate: write how many per period, like 60/hour",
         ),
         ({"REPORT_TRIGGER_RATE": "0/hour"}, "REPORT_TRIGGER_RATE='0/hour' is not a rate"),
         ({"REPORT_TRIGGER_RATE": "60/fortnight"}, "REPORT_TRIGGER_RATE='60/fortnight' is not a rate"),
