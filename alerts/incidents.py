@@ -34,14 +34,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Func, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from alerts.incident_writes import IncidentRow, insert_incidents, update_incidents
 from alerts.models import Delivery, Incident, IncidentQuerySet
 from monitoring.ingestion.errors import plural
 from monitoring.models import StatusPoll, Store
-from reports import generation
+from reports import generation, pg_binary
+from reports.snapshot import copy_out
 from reports.uptime import DEFAULT_METHOD, MICROSECONDS_PER_SECOND, FeedArrays, datetime_from_epoch_microseconds
 from reports.uptime.inputs import MICROSECONDS_PER_DAY
 
@@ -216,15 +217,18 @@ def reconcile_incidents(as_of: dt.datetime | None = None) -> ReconcileResult:
         return ReconcileResult(as_of=None)
     result = ReconcileResult(as_of=live.as_of, outages=len(live))
     settled_before = live.lookback_start_us + SETTLED_MARGIN_US
-    outages = [
-        _Outage(k, int(pk), int(begin), None if going else int(finish))
-        for k, (pk, begin, finish, going) in enumerate(
-            zip(live.store_pk.tolist(), live.start.tolist(), live.end.tolist(), live.ongoing.tolist(), strict=True)
-        )
-        if pk >= 0
-    ]
     with transaction.atomic():
         existing = _existing_incidents(live)
+        # Most incidents are exactly their outage already: set them aside by their keys, so that
+        # only what may have changed is matched one by one (an exact pair is always matched
+        # together: neither side's intervals overlap each other).
+        outage_keys = _outage_keys(live)
+        exact = set(outage_keys).intersection(_incident_key(incident, live) for incident in existing)
+        result.unchanged += len(exact)
+        existing = [incident for incident in existing if _incident_key(incident, live) not in exact]
+        outages = [
+            _Outage(k, key[0], key[1], key[2]) for k, key in enumerate(outage_keys) if key[0] >= 0 and key not in exact
+        ]
         by_store_outages: dict[int, list[_Outage]] = defaultdict(list)
         for outage in outages:
             by_store_outages[outage.store_pk].append(outage)
@@ -265,6 +269,32 @@ def reconcile_incidents(as_of: dt.datetime | None = None) -> ReconcileResult:
     return result
 
 
+OutageKey = tuple[int, int, int | None, str, int | None]
+
+
+def _outage_keys(live: LiveOutages) -> list[OutageKey]:
+    """(store pk, start, end or None while ongoing, how it ended, opening poll or None) of each
+    outage, in order: what an incident equal to it holds."""
+    ended_by = np.where(
+        live.ongoing,
+        "",
+        np.where(live.end >= live.session_end, Incident.EndedBy.SESSION_CLOSED, Incident.EndedBy.ACTIVE_POLL),
+    )
+    ends = [None if going else end for end, going in zip(live.end.tolist(), live.ongoing.tolist(), strict=True)]
+    opened = [None if poll < 0 else poll for poll in live.opened_by_poll.tolist()]
+    return list(zip(live.store_pk.tolist(), live.start.tolist(), ends, ended_by.tolist(), opened, strict=True))
+
+
+def _incident_key(incident: _Existing, live: LiveOutages) -> OutageKey:
+    return (
+        incident.store_pk,
+        max(incident.start_us, live.lookback_start_us),
+        incident.end_us,
+        incident.ended_by,
+        incident.opened_by_us,
+    )
+
+
 def _existing_incidents(live: LiveOutages) -> list[_Existing]:
     """The current incidents that end inside the lookback or are open, of the reported stores,
     begun before as_of (a report at an earlier time than the newest knows nothing of later ones)."""
@@ -289,9 +319,6 @@ def _existing_incidents(live: LiveOutages) -> list[_Existing]:
     ]
 
 
-_TIMES = ("started_at", "ended_at", "session_start", "session_end", "opened_by_poll_at")
-
-
 def _incident_rows(incidents: IncidentQuerySet) -> list[tuple]:
     """(pk, store pk, start µs, end µs or None, ended_by, session start µs, session end µs, opening poll µs
     or None) rows.
@@ -300,15 +327,7 @@ def _incident_rows(incidents: IncidentQuerySet) -> list[tuple]:
     timestamps into datetimes costs more than the rest of a reconciliation's own work.
     """
     if connection.vendor == "postgresql":
-        epochs = {f"{name}_us": EpochMicroseconds(name) for name in _TIMES}
-        columns = ("pk", "store_id", "started_at_us", "ended_at_us", "ended_by", "session_start_us")
-        # (the annotations' names, which the type checker's plugin cannot see)
-        rows = incidents.annotate(**epochs).values_list(*columns, "session_end_us", "opened_by_poll_at_us")
-        # Plain integers and texts need none of the ORM's per-value converters.
-        sql, params = rows.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+        return _incident_rows_postgresql(incidents)
     return [
         (pk, store_pk, _us(start), _us_or_none(end), ended_by, _us(opening), _us(closing), _us_or_none(poll))
         for pk, store_pk, start, end, ended_by, opening, closing, poll in incidents.values_list(
@@ -317,12 +336,50 @@ def _incident_rows(incidents: IncidentQuerySet) -> list[tuple]:
     ]
 
 
-class EpochMicroseconds(Func):
-    """PostgreSQL: a timestamp as integer microseconds since the Unix epoch (exact: EXTRACT
-    gives a numeric since PostgreSQL 14)."""
+_ENDED_BY_CODES = ("", Incident.EndedBy.ACTIVE_POLL, Incident.EndedBy.SESSION_CLOSED)
+_NO_TIME = (np.iinfo(np.int64).max, np.iinfo(np.int64).min)  # 'infinity', '-infinity' in binary COPY
 
-    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
-    output_field = BigIntegerField()
+
+def _incident_rows_postgresql(incidents: IncidentQuerySet) -> list[tuple]:
+    # A binary COPY of fixed-width rows, as the polls travel (reports.snapshot): a missing end or
+    # opening poll becomes infinity and how it ended a small number, so no row holds a NULL.
+    columns = ("pk", "store_id", "started_at", "ended_at", "ended_by", "session_start", "session_end")
+    select_sql, params = incidents.values_list(*columns, "opened_by_poll_at").query.sql_with_params()
+    codes = " ".join(f"WHEN '{name}' THEN {code}" for code, name in enumerate(_ENDED_BY_CODES))
+    sql = (
+        "COPY (SELECT p.id, p.store_id, p.started_at, COALESCE(p.ended_at, 'infinity'), "
+        f"(CASE p.ended_by {codes} END)::int2, p.session_start, p.session_end, "
+        "COALESCE(p.opened_by_poll_at, '-infinity') "
+        f"FROM ({select_sql}) AS p(id, store_id, started_at, ended_at, ended_by, session_start, session_end, "
+        "opened_by_poll_at)) TO STDOUT (FORMAT BINARY)"
+    )
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        buffer = copy_out(connection.connection, sql, params)
+    time, code = pg_binary.TIMESTAMPTZ, pg_binary.INT2
+    kinds = (pg_binary.INT8, pg_binary.INT8, time, time, code, time, time, time)
+    pk, store, start, end, ended_by, opening, closing, poll = pg_binary.read_fixed_rows(buffer, kinds)
+
+    def instants(column: np.ndarray, missing: int | None = None) -> list[int | None]:
+        shifted = (column + pg_binary.PG_EPOCH_SHIFT_US).tolist()
+        if missing is None:
+            return shifted
+        return [None if raw == missing else value for raw, value in zip(column.tolist(), shifted, strict=True)]
+
+    ended = [_ENDED_BY_CODES[number] for number in ended_by.tolist()]
+    return list(
+        zip(
+            pk.tolist(),
+            store.tolist(),
+            instants(start),
+            instants(end, _NO_TIME[0]),
+            ended,
+            instants(opening),
+            instants(closing),
+            instants(poll, _NO_TIME[1]),
+            strict=True,
+        )
+    )
 
 
 def _match(

@@ -49,6 +49,9 @@ class ColumnType:
         return np.dtype(self.wire).itemsize
 
 
+# PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC; add this for the Unix epoch's.
+PG_EPOCH_SHIFT_US = 946_684_800 * 1_000_000
+
 INT8 = ColumnType("bigint", ">i8")
 TIMESTAMPTZ = ColumnType("timestamp with time zone", ">i8")  # µs since 2000-01-01 UTC
 BOOL = ColumnType("boolean", "u1")

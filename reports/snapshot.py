@@ -25,8 +25,6 @@ from monitoring.timezones import DEFAULT_TIMEZONE
 from reports import pg_binary
 from reports.uptime import FeedArrays, microseconds_of_day
 
-# PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC.
-_PG_EPOCH_SHIFT_US = 946_684_800 * 1_000_000
 PollColumns = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -180,7 +178,7 @@ def _read_polls_postgresql(polls: "QuerySet[StatusPoll]") -> PollColumns:
     with connection.wrap_database_errors:
         buffer = copy_out(connection.connection, sql, (StatusPoll.Status.ACTIVE.value, *params))
     stores, times, actives = pg_binary.read_fixed_rows(buffer, (pg_binary.INT8, pg_binary.TIMESTAMPTZ, pg_binary.BOOL))
-    times += _PG_EPOCH_SHIFT_US  # in place: the arrays are the reader's own copies
+    times += pg_binary.PG_EPOCH_SHIFT_US  # in place: the arrays are the reader's own copies
     return stores, times, actives.view(bool)
 
 
