@@ -22,19 +22,26 @@ from monitoring.models import Owner
 # --- Incidents ------------------------------------------------------------------------------
 
 
-class IncidentOpenFilter(admin.SimpleListFilter):
-    title = "state"
-    parameter_name = "state"
+def set_or_unset_filter(title: str, field: str, set_label: str, unset_label: str) -> type[admin.SimpleListFilter]:
+    """A list filter on whether ``field`` is set: ``?<title>=yes`` (set) or ``=no`` (unset)."""
 
-    def lookups(self, request, model_admin):
-        return [("open", "open"), ("closed", "ended")]
+    class SetOrUnset(admin.SimpleListFilter):
+        parameter_name = title.replace(" ", "_")
 
-    def queryset(self, request, queryset):
-        if self.value() == "open":
-            return queryset.filter(ended_at__isnull=True)
-        if self.value() == "closed":
-            return queryset.filter(ended_at__isnull=False)
-        return queryset
+        def lookups(self, request, model_admin):
+            return [("yes", set_label), ("no", unset_label)]
+
+        def queryset(self, request, queryset):
+            if self.value() in ("yes", "no"):
+                return queryset.filter(**{f"{field}__isnull": self.value() == "no"})
+            return queryset
+
+    SetOrUnset.title = title
+    return SetOrUnset
+
+
+# Open incidents have no end yet.
+IncidentOpenFilter = set_or_unset_filter("ended", "ended_at", "ended", "open")
 
 
 class IncidentOwnerFilter(admin.SimpleListFilter):
@@ -145,19 +152,7 @@ class ChannelAdminForm(forms.ModelForm):
         return cleaned
 
 
-class FailingFilter(admin.SimpleListFilter):
-    title = "failing"
-    parameter_name = "failing"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "failing"), ("no", "working")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(failing_since__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(failing_since__isnull=True)
-        return queryset
+FailingFilter = set_or_unset_filter("failing", "failing_since", "failing", "working")
 
 
 @admin.register(Channel)

@@ -219,30 +219,23 @@ def _failed(delivery: Delivery, attempt: DeliveryAttempt, *, retry: bool) -> str
     now = timezone.now()
     attempts = delivery.attempts + 1
     delays = settings.ALERT_RETRY_DELAYS_SECONDS
-    if retry and attempts <= len(delays):
-        next_at = now + dt.timedelta(seconds=delays[attempts - 1])
-        moved = _owned(delivery).update(
-            status=Status.PENDING,
-            attempts=attempts,
-            next_attempt_at=next_at,
-            last_error=attempt.error,
-            claimed_by="",
-            claimed_at=None,
-        )
+    again = retry and attempts <= len(delays)
+    next_at = now + dt.timedelta(seconds=delays[attempts - 1]) if again else None
+    moved = _owned(delivery).update(
+        status=Status.PENDING if again else Status.FAILED,
+        attempts=attempts,
+        next_attempt_at=next_at,
+        last_error=attempt.error,
+        claimed_by="",
+        claimed_at=None,
+    )
+    if next_at is not None:
         if moved:
             queue_delivery(delivery.pk, at=next_at)
         return (
             f"{delivery.event} delivery {delivery.pk} to {delivery.channel}: attempt {attempts} failed "
             f"({attempt.error}); next at {next_at:%Y-%m-%d %H:%M:%S} UTC"
         )
-    _owned(delivery).update(
-        status=Status.FAILED,
-        attempts=attempts,
-        next_attempt_at=None,
-        last_error=attempt.error,
-        claimed_by="",
-        claimed_at=None,
-    )
     if delivery.event == Delivery.Event.TEST:
         return f"test delivery {delivery.pk} to {delivery.channel} failed: {attempt.error}"
     return _give_up(delivery, attempts, attempt.error, now)

@@ -24,7 +24,6 @@ import argparse
 import datetime as dt
 import io
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,40 +31,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PYTHON = sys.executable
+
+import bench_report  # noqa: E402  (beside this script: the data set and its database)
+
 # generate_sample_data's newest poll (its default --end).
 GENERATED_END = dt.datetime(2023, 1, 25, 18, 13, 22, 479220, tzinfo=dt.UTC)
 
 
 def prepare_database(args) -> None:
+    """bench_report's database and feeds (generated, loaded once), without an earlier run's
+    hourly polls, vacuumed and analysed."""
     import psycopg
 
     url = f"{args.server}/{args.database}"
-    os.environ.update(DATABASE_URL=url, DEBUG="1")
-    os.environ.pop("REDIS_URL", None)
     with psycopg.connect(f"{args.server}/postgres", autocommit=True) as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.database]).fetchone()
-        if exists and args.fresh:
-            admin.execute(f'DROP DATABASE "{args.database}" WITH (FORCE)')
-            exists = None
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{args.database}"')
-    manage = [PYTHON, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, check=True)
-    feeds_dir = ROOT / "benchmarks" / "out" / f"feeds-{args.stores}-{args.days}-{args.seed}"
-    if not (feeds_dir / "store_status.csv").exists():
-        print(f"generating {args.stores} stores x {args.days} days into {feeds_dir} ...", flush=True)
-        generate = ["generate_sample_data", "--stores", str(args.stores), "--days", str(args.days)]
-        subprocess.run([*manage, *generate, "--seed", str(args.seed), "--out", str(feeds_dir)], cwd=ROOT, check=True)
-    with psycopg.connect(url) as conn:
-        # A previous run's hourly imports come after the generated polls: forget them.
-        conn.execute("DELETE FROM monitoring_statuspoll WHERE timestamp_utc > %s", [GENERATED_END])
-        polls = conn.execute("SELECT count(*) FROM monitoring_statuspoll").fetchone()[0]
-    with open(feeds_dir / "store_status.csv", "rb") as stream:
-        expected = sum(1 for _ in stream) - 1
-    if polls != expected:
-        print(f"loading {expected:,} polls with load_csvs ...", flush=True)
-        subprocess.run([*manage, "load_csvs", "--force", str(feeds_dir)], cwd=ROOT, check=True)
+    if exists and not args.fresh:
+        with psycopg.connect(url) as conn:
+            # A previous run's hourly imports come after the generated polls: forget them.
+            conn.execute("DELETE FROM monitoring_statuspoll WHERE timestamp_utc > %s", [GENERATED_END])
+    os.environ.update(bench_report.prepare_database(args))
+    os.environ.pop("REDIS_URL", None)
     # Earlier runs deleted rows (their hourly polls, their incidents): measure on tidy tables
     # with fresh statistics, as a database after its autovacuum is.
     with psycopg.connect(url, autocommit=True) as conn:

@@ -13,13 +13,10 @@ from alerts.templatetags import alerts as alert_tags
 from tests.alerts.factories import IncidentFactory
 from tests.assertions import absent_from, page_text
 from tests.factories import StoreFactory, TimezoneFactory, UserFactory
+from tests.reports.conftest import at
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
-
-
-def at(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.fixture
@@ -152,7 +149,7 @@ def test_the_admin_lists_incidents_read_only(world):
     page = page_text(client.get("/admin/alerts/incident/"))
     assert not absent_from(page, "store-a", "store-b", "an active poll", "store owner", "Alpha Pizza")
     assert 'href="/admin/alerts/incident/add/"' not in page
-    open_only = page_text(client.get("/admin/alerts/incident/?state=open"))
+    open_only = page_text(client.get("/admin/alerts/incident/?ended=no"))
     assert open_only.count('class="field-store_id_text"') == 2
     owner_b = page_text(client.get("/admin/alerts/incident/?owner=beta"))
     assert owner_b.count('class="field-store_id_text"') == 1

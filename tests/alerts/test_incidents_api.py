@@ -8,13 +8,10 @@ from rest_framework.test import APIClient
 
 from alerts.models import Incident, ReconcileState
 from tests.alerts.factories import IncidentFactory
+from tests.reports.conftest import at
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
-
-
-def at(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.fixture
