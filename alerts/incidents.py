@@ -305,7 +305,9 @@ def _existing_incidents(live: LiveOutages) -> list[_Existing]:
         .order_by("store_id", "started_at")
     )
     notified = set(
+        # The deliveries of these incidents only (not the whole history's).
         Delivery.objects.filter(incident__isnull=False)
+        .filter(Q(incident__ended_at__isnull=True) | Q(incident__ended_at__gt=lookback_start))
         .exclude(event=Delivery.Event.TEST)
         .values_list("incident_id", flat=True)
         .distinct()

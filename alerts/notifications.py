@@ -25,6 +25,7 @@ from django.urls import reverse
 
 from alerts.models import Channel, Delivery, Incident
 from monitoring.timezones import DEFAULT_TIMEZONE
+from reports.generation import lookback
 from reports.models import Report
 
 EVENT_DESCRIPTIONS = {
@@ -79,7 +80,9 @@ def plan_incident_deliveries(as_of: dt.datetime) -> list[Delivery]:
         incident=OuterRef("incident"), channel=OuterRef("channel"), event=Delivery.Event.INCIDENT_CLOSED
     )
     to_close = (
-        Delivery.objects.filter(event=Delivery.Event.INCIDENT_OPENED, incident__ended_at__isnull=False)
+        # Incidents that ended inside the lookback: the deliveries of older ones were planned
+        # long since, and the query stays the size of the lookback, not of the whole history.
+        Delivery.objects.filter(event=Delivery.Event.INCIDENT_OPENED, incident__ended_at__gt=as_of - lookback())
         .filter(Exists(told_open))
         .exclude(Exists(told_closed))
         .select_related("channel", "channel__owner", "incident", "incident__store", "incident__store__timezone")
