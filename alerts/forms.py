@@ -104,7 +104,8 @@ class ReportScheduleForm(forms.Form):
 
     @classmethod
     def for_schedule(cls, schedule: ReportSchedule | None) -> ReportScheduleForm:
-        """The form showing the owner's schedule (the defaults when it has none)."""
+        """The form showing the owner's schedule (the defaults, not ticked, when it has none: an
+        owner without a schedule must not read that reports are being sent)."""
         if schedule is None:
-            return cls()
+            return cls(initial={"enabled": False})
         return cls(initial={name: getattr(schedule, name) for name in cls.base_fields})

@@ -101,6 +101,11 @@ def take_all(browser, base: str, env: dict, scratch: Path) -> None:
     page.goto(f"{base}/admin/reports/report/")
     shoot(page, "admin-reports.png", full_page=False)
 
+    # An owner's Notifications page, with a webhook channel (staff pick the owner).
+    manage(env, "add_channel", "--owner", "bella-napoli", "--webhook", "https://hooks.example.com/storemonitor")
+    page.goto(f"{base}/notifications/?owner=bella-napoli")
+    shoot(page, "notifications.png")
+
     # A week with the spring change to daylight-saving time (12 March 2023 in the US).
     dst_feeds = scratch / "dst"
     manage(

@@ -275,3 +275,12 @@ def test_a_user_of_several_owners_chooses_one(world):
     page = page_text(signed_in(world.user_a).get("/notifications/?owner=gamma"))
     assert "Notifications of Gamma Grill" in page
     assert '<option value="alpha">Alpha Pizza (alpha)</option>' in page
+
+
+def test_an_owner_without_a_schedule_sees_the_form_not_ticked(world):
+    page = signed_in(world.user_a).get("/notifications/").content.decode()
+    box = re.search(r'<input type="checkbox" name="enabled"[^>]*>', page).group(0)
+    assert "checked" not in box
+    ReportSchedule.objects.create(owner=world.owner_a, enabled=True)
+    page = signed_in(world.user_a).get("/notifications/").content.decode()
+    assert "checked" in re.search(r'<input type="checkbox" name="enabled"[^>]*>', page).group(0)
