@@ -40,7 +40,7 @@ from django.utils import timezone
 from alerts.incident_writes import IncidentRow, insert_incidents, update_incidents
 from alerts.models import Delivery, Incident, IncidentQuerySet
 from monitoring.ingestion.errors import plural
-from monitoring.models import StatusPoll, Store
+from monitoring.models import StatusPoll
 from reports import generation, pg_binary
 from reports.snapshot import copy_out
 from reports.uptime import DEFAULT_METHOD, MICROSECONDS_PER_SECOND, FeedArrays, datetime_from_epoch_microseconds
@@ -129,15 +129,12 @@ def live_outages(as_of: dt.datetime | None = None) -> LiveOutages | None:
         return None
     figures, feeds = data.figures, data.feeds
     outages = figures.outages
-    # Every store in one read (tens of thousands of ids as parameters would be slower, and past
-    # SQLite's limit); ids are unique.
-    pk_of_id = dict(Store.objects.values_list("store_id", "pk"))
-    position_pk = np.array([pk_of_id.get(store_id, -1) for store_id in feeds.store_ids], dtype=np.int64)
+    position_pk = data.store_pks  # from the snapshot's own read of the stores
     reported = np.sort(position_pk[figures.store_index])
     return LiveOutages(
         as_of_us=outages.as_of_us,
         lookback_start_us=outages.lookback_start_us,
-        reported_store_pks=reported[reported >= 0],
+        reported_store_pks=reported,
         store_pk=position_pk[outages.store],
         start=outages.start,
         end=outages.end,
@@ -226,9 +223,7 @@ def reconcile_incidents(as_of: dt.datetime | None = None) -> ReconcileResult:
         exact = set(outage_keys).intersection(_incident_key(incident, live) for incident in existing)
         result.unchanged += len(exact)
         existing = [incident for incident in existing if _incident_key(incident, live) not in exact]
-        outages = [
-            _Outage(k, key[0], key[1], key[2]) for k, key in enumerate(outage_keys) if key[0] >= 0 and key not in exact
-        ]
+        outages = [_Outage(k, key[0], key[1], key[2]) for k, key in enumerate(outage_keys) if key not in exact]
         by_store_outages: dict[int, list[_Outage]] = defaultdict(list)
         for outage in outages:
             by_store_outages[outage.store_pk].append(outage)

@@ -9,6 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -60,11 +61,13 @@ class ReportTimeError(ValueError):
 
 @dataclass(frozen=True)
 class ReportData:
-    """A computed report: its resolved time, the feeds it read and the figures of every store."""
+    """A computed report: its resolved time, the feeds it read and the figures of every store;
+    ``store_pks``: each store position's primary key in the feeds."""
 
     as_of: dt.datetime
     feeds: FeedArrays
     figures: UptimeFigures
+    store_pks: np.ndarray
 
     @property
     def store_count(self) -> int:
@@ -155,7 +158,7 @@ def compute_report(
         method=method,
         progress=engine_progress,
     )
-    return ReportData(as_of=snapshot.as_of, feeds=snapshot.feeds, figures=figures)
+    return ReportData(as_of=snapshot.as_of, feeds=snapshot.feeds, figures=figures, store_pks=snapshot.store_pks)
 
 
 def _no_progress(fraction: float, stage: str) -> None:

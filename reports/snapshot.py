@@ -33,11 +33,13 @@ class Snapshot:
     """The feeds as the calculator reads them, and the report time they were read for.
 
     ``as_of`` is the resolved report time: the one asked for, or the newest poll; None when
-    the database holds no polls at all.
+    the database holds no polls at all. ``store_pks`` is each store position's primary key, from
+    the same read (for callers that write rows about the stores).
     """
 
     as_of: dt.datetime | None
     feeds: FeedArrays
+    store_pks: np.ndarray
 
 
 def read_snapshot(
@@ -106,7 +108,7 @@ def read_snapshot(
         hours_start_us=opens_us,
         hours_end_us=closes_us,
     )
-    return Snapshot(as_of=resolved, feeds=feeds)
+    return Snapshot(as_of=resolved, feeds=feeds, store_pks=store_pk_array)
 
 
 def lookback_start(as_of: dt.datetime, lookback: dt.timedelta) -> dt.datetime:
