@@ -61,21 +61,27 @@ def plan_incident_deliveries(as_of: dt.datetime) -> list[Delivery]:
     quiet = {channel.pk: {store.pk for store in channel.quiet_stores.all()} for channel in channels}
 
     open_incidents = (
-        Incident.objects.open().filter(store__owner_id__in=list(by_owner)).select_related("store", "store__timezone")
+        Incident.objects.open()
+        .filter(store__owner_id__in=list(by_owner))
+        .select_related("store", "store__owner", "store__timezone")
+    )
+    # The open incidents' channels already told: every reconciliation sees them again, and
+    # building their payloads only for the insert to be refused would be wasted work.
+    told = set(
+        Delivery.objects.filter(event=Delivery.Event.INCIDENT_OPENED, incident__ended_at__isnull=True).values_list(
+            "channel_id", "incident_id"
+        )
     )
     for incident in open_incidents:
         owner_id = incident.store.owner_id
         for channel in [] if owner_id is None else by_owner.get(owner_id, []):
-            if incident.store_id in quiet[channel.pk]:
+            if incident.store_id in quiet[channel.pk] or (channel.pk, incident.pk) in told:
                 continue
             if as_of - incident.started_at < dt.timedelta(minutes=channel.grace_minutes):
                 continue
             planned.append(_delivery(channel, Delivery.Event.INCIDENT_OPENED, incident, as_of))
 
     # Over (or retracted), told it opened, not yet told it closed.
-    told_open = Delivery.objects.filter(
-        incident=OuterRef("incident"), channel=OuterRef("channel"), event=Delivery.Event.INCIDENT_OPENED
-    )
     told_closed = Delivery.objects.filter(
         incident=OuterRef("incident"), channel=OuterRef("channel"), event=Delivery.Event.INCIDENT_CLOSED
     )
@@ -83,9 +89,15 @@ def plan_incident_deliveries(as_of: dt.datetime) -> list[Delivery]:
         # Incidents that ended inside the lookback: the deliveries of older ones were planned
         # long since, and the query stays the size of the lookback, not of the whole history.
         Delivery.objects.filter(event=Delivery.Event.INCIDENT_OPENED, incident__ended_at__gt=as_of - lookback())
-        .filter(Exists(told_open))
         .exclude(Exists(told_closed))
-        .select_related("channel", "channel__owner", "incident", "incident__store", "incident__store__timezone")
+        .select_related(
+            "channel",
+            "channel__owner",
+            "incident",
+            "incident__store",
+            "incident__store__owner",
+            "incident__store__timezone",
+        )
     )
     for opened in to_close:
         assert opened.incident is not None
