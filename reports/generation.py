@@ -138,12 +138,14 @@ def compute_report(
     progress: ProgressCallback | None = None,
     store_id: str | None = None,
     owner_ids: Collection[int] | None = None,
+    store_pk_range: tuple[int, int] | None = None,
 ) -> ReportData:
-    """Figures for every store (or one, or those of the owners ``owner_ids``) as of ``as_of``
-    (default: the newest poll of the stores it covers)."""
+    """Figures for every store (or one, or those of the owners ``owner_ids``; of those, only the
+    stores whose primary key is in ``store_pk_range`` when given) as of ``as_of`` (default: the
+    newest poll of the stores it covers)."""
     report = progress or _no_progress
     report(0.0, "reading the feeds")
-    snapshot = read_snapshot(as_of, lookback(), store_id=store_id, owner_ids=owner_ids)
+    snapshot = read_snapshot(as_of, lookback(), store_id=store_id, owner_ids=owner_ids, store_pk_range=store_pk_range)
     if snapshot.as_of is None:
         raise NoPollsError() if owner_ids is None else NoPollsError(NO_POLLS_IN_SCOPE)
     report(_READ_SHARE, "computing uptime")

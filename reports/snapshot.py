@@ -47,13 +47,16 @@ def read_snapshot(
     lookback: dt.timedelta,
     store_id: str | None = None,
     owner_ids: Collection[int] | None = None,
+    store_pk_range: tuple[int, int] | None = None,
 ) -> Snapshot:
     """The feeds as of ``as_of`` (default: the newest poll of the stores read), polls limited to
     the lookback.
 
     With ``store_id`` only that store is read (for a store's own page); with ``owner_ids`` only
     those owners' stores (an owner's report: one; a user of several owners: theirs); with
-    neither, every store. Stores, polls, hours and zones are all read in that scope.
+    neither, every store. ``store_pk_range`` ``(first, last)`` further keeps the stores whose
+    primary key is in that closed range (a shard of a sharded report, ``reports.shards``).
+    Stores, polls, hours and zones are all read in that scope.
     """
     scope = None if owner_ids is None else list(owner_ids)
     with read_transaction():
@@ -75,6 +78,14 @@ def read_snapshot(
             polls = polls.filter(store__owner_id__in=scope)
             hours = hours.filter(store__owner_id__in=scope)
             zones = zones.filter(store__owner_id__in=scope)
+        if store_pk_range is not None:
+            first, last = store_pk_range
+            # On the polls a range of the (store, time) index's leading column: each shard walks
+            # its own part of the index instead of every shard scanning the whole table.
+            stores = stores.filter(pk__gte=first, pk__lte=last)
+            polls = polls.filter(store_id__gte=first, store_id__lte=last)
+            hours = hours.filter(store_id__gte=first, store_id__lte=last)
+            zones = zones.filter(store_id__gte=first, store_id__lte=last)
         store_pks, store_ids = _columns(stores.values_list("pk", "store_id"), 2)
         store_pk_array = np.array(store_pks, dtype=np.int64)
 
