@@ -7,6 +7,7 @@ turn a 401 into YAML or a broken page; their permission is SPECTACULAR_SETTINGS[
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.views import APIView
 
+from accounts import schema  # noqa: F401  (registers the token's security scheme with drf-spectacular)
 from reports.api.renderers import JSONRenderer
 
 

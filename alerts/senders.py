@@ -31,8 +31,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import apprise
-import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
@@ -137,6 +135,8 @@ def private_target_refusal(host: str) -> str | None:
 
 
 def _apprise_service(url: str) -> Any:
+    import apprise  # here, not at the top: with requests it is a tenth of a second of every command's start
+
     # Apprise logs why it refuses a URL; the ValidationError says it instead.
     with apprise.LogCapture(level=logging.CRITICAL):
         return apprise.Apprise.instantiate(url)
@@ -196,6 +196,8 @@ def send_webhook(delivery: Delivery) -> SendResult:
         SIGNATURE_HEADER: signature(channel.secret, body),
     }
     timeout = settings.ALERT_SEND_TIMEOUT_SECONDS
+    import requests  # here, not at the top: only a worker sending a webhook needs it
+
     try:
         with requests.post(
             url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
@@ -260,6 +262,8 @@ def send_apprise(delivery: Delivery) -> SendResult:
     if "rto=" not in target:
         service.socket_read_timeout = float(settings.ALERT_SEND_TIMEOUT_SECONDS)
     title, body = describe(delivery.payload)
+    import apprise  # here, not at the top (see _apprise_service)
+
     notifier = apprise.Apprise()
     notifier.add(service)
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:

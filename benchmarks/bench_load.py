@@ -1,6 +1,11 @@
 """Benchmark `manage.py load_csvs` on a realistic polls file: first load and re-load.
 
     .venv/bin/python benchmarks/bench_load.py [--rows 1850000] [--stores 14000] [--repeat 3] [--sqlite]
+    .venv/bin/python benchmarks/bench_load.py --feeds-dir benchmarks/out/feeds-140000-6-1 [--repeat 3]
+
+With ``--feeds-dir`` it loads a directory of feed files instead (e.g. one written by
+``manage.py generate_sample_data``): ``manage.py load_csvs DIR`` into a fresh, empty database per
+repeat, timed as a whole process, with the figures of each feed from the command's summary.
 
 Creates a fresh database for every repeat (PostgreSQL: ``storemonitor_bench`` on
 127.0.0.1:5432 as postgres; SQLite: a file under benchmarks/out/), migrates it, writes a polls
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -120,11 +126,11 @@ def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return run.seconds, run.peak_mb, run.output
 
 
-def fresh_postgresql(server: str) -> str:
+def fresh_postgresql(server: str, database: str = BENCH_DATABASE) -> str:
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    return f"{server}/{BENCH_DATABASE}"
+        admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {database}")
+    return f"{server}/{database}"
 
 
 def fresh_sqlite() -> str:
@@ -157,7 +163,7 @@ def count_polls(database_url: str) -> int:
 
 
 def one_repeat(args, path: Path, distinct: int) -> list[Measurement]:
-    database_url = fresh_sqlite() if args.sqlite else fresh_postgresql(args.postgres_server)
+    database_url = fresh_sqlite() if args.sqlite else fresh_postgresql(args.postgres_server, args.database)
     env = {**os.environ, "DATABASE_URL": database_url}
     manage = [sys.executable, "manage.py"]
     run_child([*manage, "migrate", "--noinput", "-v", "0"], env)
@@ -173,6 +179,41 @@ def one_repeat(args, path: Path, distinct: int) -> list[Measurement]:
         if stored != distinct:
             sys.exit(f"after the {label} the database holds {stored:,} polls, expected {distinct:,}")
     return measurements
+
+
+# A feed's line of the load_csvs summary: "polls store_status.csv: 18,725,813 read, ... in 53.1 s".
+FEED_LINE = re.compile(r"^(?P<feed>\w+) (?P<file>\S+): (?P<read>[\d,]+) read, .* in (?P<seconds>[\d.]+) s$")
+
+
+def load_directory(args) -> None:
+    """Whole-process ``load_csvs DIR`` into an empty database, ``args.repeat`` times."""
+    directory = Path(args.feeds_dir).resolve()
+    if not directory.is_dir():
+        sys.exit(f"{directory} is not a directory")
+    backend = "sqlite" if args.sqlite else "postgresql"
+    print(f"{backend}: load_csvs {directory} into an empty database, {args.repeat} repeat(s)")
+    runs: list[tuple[float, float, dict[str, tuple[int, float]]]] = []
+    for number in range(1, args.repeat + 1):
+        database_url = fresh_sqlite() if args.sqlite else fresh_postgresql(args.postgres_server, args.database)
+        env = {**os.environ, "DATABASE_URL": database_url}
+        run_child([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env)
+        seconds, peak_mb, output = run_child([sys.executable, "manage.py", "load_csvs", str(directory)], env)
+        feeds = {
+            f"{match['feed']} {match['file']}": (int(match["read"].replace(",", "")), float(match["seconds"]))
+            for match in map(FEED_LINE.match, output.splitlines())
+            if match
+        }
+        runs.append((seconds, peak_mb, feeds))
+        per_feed = ", ".join(f"{name} {rows:,} rows {took:.1f} s" for name, (rows, took) in feeds.items())
+        print(f"  repeat {number}: whole process {seconds:.1f} s, peak {peak_mb:.0f} MB ({per_feed})")
+    best = min(runs, key=lambda run: run[0])
+    seconds = sorted(run[0] for run in runs)
+    print(
+        f"best / median / worst whole process: {seconds[0]:.1f} / {statistics.median(seconds):.1f} / "
+        f"{seconds[-1]:.1f} s; highest peak {max(run[1] for run in runs):.0f} MB"
+    )
+    for name in best[2]:
+        print(f"  {name}: best {min(run[2][name][1] for run in runs if name in run[2]):.1f} s")
 
 
 def print_table(title: str, measurements: list[Measurement]) -> None:
@@ -197,7 +238,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="fresh database and both loads this many times")
     parser.add_argument("--sqlite", action="store_true", help="benchmark SQLite instead of PostgreSQL")
     parser.add_argument("--postgres-server", default=POSTGRES_SERVER, help=f"default {POSTGRES_SERVER}")
+    parser.add_argument(
+        "--database", default=BENCH_DATABASE, help=f"dropped and created per repeat (default {BENCH_DATABASE})"
+    )
+    parser.add_argument(
+        "--feeds-dir",
+        metavar="DIR",
+        help="load this directory of feed files (load_csvs DIR) instead of a generated polls file",
+    )
     args = parser.parse_args()
+    if args.feeds_dir:
+        load_directory(args)
+        return
 
     path, distinct = polls_file(args.rows, args.stores, args.duplicates, args.seed)
     size_mb = path.stat().st_size / 2**20

@@ -12,10 +12,7 @@ number), so a run that was given up for dead can never overwrite its successor.
 import datetime as dt
 import io
 import logging
-import os
-import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
@@ -23,7 +20,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Max, Min, Q
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
@@ -32,13 +29,14 @@ from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
 
 from monitoring.models import Owner, StatusPoll
-from reports import generation
+from reports import generation, shards
 from reports.attention import attention_summary
+from reports.db_work import on_a_working_connection
 from reports.heartbeat import Heartbeat
 from reports.models import COLUMN_SETS, DEFAULT_COLUMNS, Report
 from reports.signals import report_completed
 from reports.uptime import DEFAULT_METHOD, METHODS
-from reports.worker_signals import WorkerShutdown, current_cluster
+from reports.worker_signals import WorkerShutdown, current_cluster, worker_identity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,22 +94,21 @@ def do_run_report(report_pk: int) -> str | None:
     progress = _ProgressWriter(run)
     with Heartbeat(run.beat, settings.REPORT_HEARTBEAT_SECONDS):
         try:
-            owners = None if report.owner_id is None else [report.owner_id]  # None: every store
-            data = generation.compute_report(
-                as_of=report.as_of, method=report.method, progress=progress, owner_ids=owners
-            )
-            if data.store_count == 0:
-                return run.fail(_no_stores_sentence(data.as_of, report.owner))
-            # What the dashboard shows from the newest complete report (stores needing attention,
-            # offline now): kept with the report, so a page never recomputes it.
-            summary = attention_summary(data.figures, data.feeds)
-            csv_name, outages_name = _save_files(report, data)
-        except _Superseded:
+            if shards.is_sharded(report):
+                result = shards.coordinate(report, still_ours=progress.write_now)
+            else:
+                result = _compute_in_one_piece(report, progress)
+            if result.store_count == 0:
+                return run.fail(_no_stores_sentence(result.as_of, report.owner))
+            csv_name, outages_name = _save_files(report, result)
+        except (_Superseded, shards.ReportTakenOver):
+            if Report.objects.filter(pk=report.pk, status=Status.FAILED, attempts=report.attempts).exists():
+                return Status.FAILED  # one of its shards failed it, with the shard's sentence
             log.warning("report %s was taken over by another run; this run stops", report.report_id)
             return None
         except generation.NoPollsError as error:
             return run.fail(str(error))
-        except (OperationalError, InterfaceError) as error:
+        except (OperationalError, InterfaceError, shards.SnapshotGone) as error:
             # The database went away under the report (server restarted, connection terminated):
             # not the report's fault, so it gets another run on a fresh connection.
             log.warning("report %s lost its database connection: %s", report.report_id, error)
@@ -133,11 +130,11 @@ def do_run_report(report_pk: int) -> str | None:
         if run.update(
             status=Status.COMPLETE,
             progress=1.0,
-            as_of=data.as_of,
-            store_count=data.store_count,
+            as_of=result.as_of,
+            store_count=result.store_count,
             csv_file=csv_name,
             outages_file=outages_name,
-            summary=summary,
+            summary=result.summary,
             finished_at=timezone.now(),
         ):
             report_completed.send(sender=Report, report=Report.objects.get(pk=report.pk))
@@ -147,6 +144,21 @@ def do_run_report(report_pk: int) -> str | None:
     report.outages_file.storage.delete(outages_name)
     log.warning("report %s was taken over by another run; its result is discarded", report.report_id)
     return None
+
+
+def _compute_in_one_piece(report: Report, progress: "_ProgressWriter") -> shards.ReportResult:
+    """The report computed by this worker alone, as the same result a sharded run gives."""
+    owners = None if report.owner_id is None else [report.owner_id]  # None: every store
+    data = generation.compute_report(as_of=report.as_of, method=report.method, progress=progress, owner_ids=owners)
+    if data.store_count == 0:
+        return shards.ReportResult(data.as_of, 0, "", "", {})
+    csv_text, outages_text = io.StringIO(), io.StringIO()
+    generation.write_report_csv(data.figures, csv_text, columns=report.columns)
+    generation.write_outages_csv(data.figures, data.feeds, outages_text)
+    # What the dashboard shows from the newest complete report (stores needing attention,
+    # offline now): kept with the report, so a page never recomputes it.
+    summary = attention_summary(data.figures, data.feeds)
+    return shards.ReportResult(data.as_of, data.store_count, csv_text.getvalue(), outages_text.getvalue(), summary)
 
 
 @dataclass
@@ -214,7 +226,7 @@ def give_back_cluster_reports(cluster: str, why: str) -> list[str]:
     if not cluster:
         return []
     ours = Report.objects.filter(cluster=cluster)
-    running, pending = _on_a_working_connection(
+    running, pending = on_a_working_connection(
         lambda: (list(ours.filter(status=Status.RUNNING)), list(ours.filter(status=Status.PENDING)))
     )
     handed_over = []
@@ -224,12 +236,9 @@ def give_back_cluster_reports(cluster: str, why: str) -> list[str]:
     for report in pending:
         _queue(report.pk)
         handed_over.append(report.report_id)
+    # Shards its workers ran for other workers' reports: another attempt each.
+    on_a_working_connection(lambda: shards.give_back_cluster_shards(cluster, why))
     return handed_over
-
-
-def worker_identity() -> str:
-    """host:pid of this process, recorded on the reports it runs."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 # --- Internals -----------------------------------------------------------------------------
@@ -247,7 +256,7 @@ class _Run:
         self._owned = Report.objects.filter(pk=report.pk, status=Status.RUNNING, attempts=report.attempts)
 
     def update(self, **fields) -> bool:
-        return _on_a_working_connection(lambda: self._owned.update(**fields) == 1)
+        return on_a_working_connection(lambda: self._owned.update(**fields) == 1)
 
     def beat(self) -> bool:
         return self.update(heartbeat_at=timezone.now())
@@ -305,31 +314,31 @@ class _ProgressWriter:
         self._stage: str | None = None
         self._written_at = 0.0
 
+    def write_now(self, fraction: float) -> bool:
+        """Write ``fraction`` as the progress now (with the heartbeat); whether the report is
+        still this run's. A busy database skips the write and answers True."""
+        try:
+            return self._run.update(progress=min(max(fraction, 0.0), 1.0), heartbeat_at=timezone.now())
+        except DatabaseError as error:
+            log.warning("report %s: progress not saved: %s", self._run.report.report_id, error)
+            return True
+
     def __call__(self, fraction: float, stage: str) -> None:
         moment = time.monotonic()
         if stage == self._stage and moment - self._written_at < PROGRESS_WRITE_SECONDS:
             return
         self._stage, self._written_at = stage, moment
-        try:
-            owned = self._run.update(progress=min(max(fraction, 0.0), 1.0), heartbeat_at=timezone.now())
-        except DatabaseError as error:
-            # Progress is informative only; a busy database must not fail the report.
-            log.warning("report %s: progress not saved: %s", self._run.report.report_id, error)
-            return
-        if not owned:
+        # Progress is informative only; a busy database must not fail the report.
+        if not self.write_now(fraction):
             raise _Superseded
 
 
-def _save_files(report: Report, data: generation.ReportData) -> tuple[str, str]:
-    """Write the report's CSV and its outages CSV, both from the same figures, through the
-    FileFields' storage; returns their stored names. A failure leaves neither file behind."""
-    text = io.StringIO()
-    generation.write_report_csv(data.figures, text, columns=report.columns)
-    csv_name = _save(report.csv_file, f"{report.report_id}.csv", text.getvalue())
+def _save_files(report: Report, result: shards.ReportResult) -> tuple[str, str]:
+    """Write the report's CSV and its outages CSV through the FileFields' storage; returns their
+    stored names. A failure leaves neither file behind."""
+    csv_name = _save(report.csv_file, f"{report.report_id}.csv", result.csv_text)
     try:
-        text = io.StringIO()
-        generation.write_outages_csv(data.figures, data.feeds, text)
-        outages_name = _save(report.outages_file, f"{report.report_id}-outages.csv", text.getvalue())
+        outages_name = _save(report.outages_file, f"{report.report_id}-outages.csv", result.outages_text)
     except BaseException:
         report.csv_file.storage.delete(csv_name)
         raise
@@ -355,19 +364,6 @@ def _queue(report_pk: int) -> None:
         )
         return
     Report.objects.filter(pk=report_pk).update(task_id=task_id or "")
-
-
-def _on_a_working_connection(work: Callable[[], T]) -> T:
-    """``work()``, once more on a fresh connection if the first try hit a broken one."""
-    try:
-        return work()
-    except DatabaseError:
-        if connection.in_atomic_block:
-            raise
-        # A connection broken under us (terminated, a server restart, a read cut short by a
-        # stop signal) is not the work's fault: close it, and Django opens a new one.
-        connection.close()
-        return work()
 
 
 def _pending_again(now: dt.datetime) -> dict[str, object]:

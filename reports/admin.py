@@ -12,6 +12,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db.models import F
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -24,7 +25,7 @@ from monitoring.models import Owner, Store
 from reports.admission import Admission, ReportRefused, admit_report
 from reports.forms import GenerateReportForm
 from reports.generation import NoPollsError
-from reports.models import DEFAULT_COLUMNS, Report
+from reports.models import DEFAULT_COLUMNS, Report, ReportShard
 from reports.retention import FINISHED
 from reports.store_week import store_figures
 from reports.uptime import DEFAULT_METHOD
@@ -47,6 +48,48 @@ class StoresOfFilter(admin.SimpleListFilter):
         if self.value() == self.EVERY_STORE:
             return queryset.filter(owner__isnull=True)
         return queryset.filter(owner__slug=self.value())
+
+
+class ReportShardInline(admin.TabularInline):
+    """A sharded report's shards (its current run's), in store order: who ran each, how long."""
+
+    model = ReportShard
+    verbose_name = "shard"
+    verbose_name_plural = "shards (a report of more than REPORT_SHARD_STORES stores is computed in pieces)"
+    fields = (
+        "number",
+        "status",
+        "stores",
+        "store_count",
+        "attempts",
+        "worker",
+        "started_at",
+        "finished_at",
+        "duration_text",
+        "error",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(report_attempt=F("report__attempts")).order_by("number")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="stores (primary keys)")
+    def stores(self, shard: ReportShard) -> str:
+        return f"{shard.first_store_pk} to {shard.last_store_pk}"
+
+    @admin.display(description="duration")
+    def duration_text(self, shard: ReportShard) -> str:
+        duration = shard.duration
+        return "–" if duration is None else f"{duration.total_seconds():.1f} s"
 
 
 @admin.register(Report)
@@ -80,6 +123,7 @@ class ReportAdmin(admin.ModelAdmin):
         "method",
         "columns",
         "store_count",
+        "shard_count",
         "created_at",
         "started_at",
         "finished_at",
@@ -90,6 +134,7 @@ class ReportAdmin(admin.ModelAdmin):
         "retention",
     )
     readonly_fields = fields
+    inlines = (ReportShardInline,)
 
     class Media:
         css = {"all": ("storemonitor/admin.css",)}

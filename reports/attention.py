@@ -3,7 +3,9 @@
 ``attention_summary`` reads one report's figures (no database): a report can keep it
 (``Report.summary``) and the dashboard shows the newest one (``dashboard_summary``), or
 computes it when there is none. It is plain JSON (strings, numbers, None, lists and dicts of
-them), so it is stored as it is returned.
+them), so it is stored as it is returned. A sharded report (``reports.shards``) keeps each
+shard's ``attention_summary_part`` and joins them with ``merge_attention_summaries``: the
+same summary as its stores' figures computed in one piece.
 
 - **Stores needing attention**: the stores with downtime in the last week, most downtime in
   the last day first, then in the last week, then by store_id; each with its downtime, uptime
@@ -14,6 +16,7 @@ them), so it is stored as it is returned.
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,18 +46,75 @@ def attention_summary(figures: UptimeFigures, feeds: FeedArrays, limit: int = AT
 
     ``feeds`` is the input the figures were computed from (for the stores' zones).
     """
+    # The summary of one part is the summary: both paths choose and build entries alike.
+    return merge_attention_summaries([attention_summary_part(figures, feeds, limit)])
+
+
+def attention_summary_part(figures: UptimeFigures, feeds: FeedArrays, limit: int = ATTENTION_LIMIT) -> dict[str, Any]:
+    """What ``merge_attention_summaries`` needs of one shard's figures (plain JSON): the shard's
+    own top ``limit`` of each list, each entry with the raw key it is ranked by, and the counts.
+
+    A store in the merged top ``limit`` is in its own shard's top ``limit``, so that is enough.
+    """
+    attention, attention_count = _needing_attention(figures, limit)
+    offline_now, offline_now_count = _offline_now(figures, feeds, limit)
     return {
         "version": SUMMARY_VERSION,
         "as_of": _iso(figures.as_of_us),
         "method": figures.method,
         "stores": len(figures),
         "limit": limit,
-        **_needing_attention(figures, limit),
-        **_offline_now(figures, feeds, limit),
+        "attention": attention,
+        "attention_count": attention_count,
+        "offline_now": offline_now,
+        "offline_now_count": offline_now_count,
     }
 
 
-def _needing_attention(figures: UptimeFigures, limit: int) -> dict[str, Any]:
+def merge_attention_summaries(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The summary of all the stores of ``parts`` (``attention_summary_part`` of shards holding
+    whole stores, given in the order of their store primary-key ranges): equal to
+    ``attention_summary`` of the figures computed in one piece. ValueError for no parts, or
+    parts of different report times, methods, limits or summary versions."""
+    if not parts:
+        raise ValueError("There are no summary parts to merge: a report has at least one shard.")
+    first = parts[0]
+    for name in ("version", "as_of", "method", "limit"):
+        values = sorted({str(part[name]) for part in parts})
+        if len(values) > 1:
+            raise ValueError(f"The summary parts disagree on their {name} ({', '.join(values)}): merge one report's.")
+    limit = first["limit"]
+    # Most downtime in the day first, then in the week, then by store_id (as in one piece).
+    attention = sorted(
+        (candidate for part in parts for candidate in part["attention"]),
+        key=lambda candidate: (-candidate["key"][0], -candidate["key"][1], candidate["entry"]["store_id"]),
+    )
+    # Longest offline first, then by store position: a shard's positions follow the primary key
+    # as the whole report's do (reports.snapshot), and the parts come in primary-key order.
+    offline_now = sorted(
+        (
+            (candidate["key"][0], number, candidate["key"][1], candidate["entry"])
+            for number, part in enumerate(parts)
+            for candidate in part["offline_now"]
+        ),
+        key=lambda ranked: ranked[:3],
+    )
+    return {
+        "version": first["version"],
+        "as_of": first["as_of"],
+        "method": first["method"],
+        "stores": sum(part["stores"] for part in parts),
+        "limit": limit,
+        "attention": [candidate["entry"] for candidate in attention[:limit]],
+        "attention_count": sum(part["attention_count"] for part in parts),
+        "offline_now": [entry for *_, entry in offline_now[:limit]],
+        "offline_now_count": sum(part["offline_now_count"] for part in parts),
+    }
+
+
+def _needing_attention(figures: UptimeFigures, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The top ``limit`` candidates as ``{"key": [downtime µs day, week], "entry": …}``, and how
+    many stores had downtime in the week."""
     down_day, down_week = figures.downtime_us["day"], figures.downtime_us["week"]
     candidates = np.flatnonzero(down_week > 0)
     # Positions follow store_id, so the position breaks ties by store_id; lexsort's last key leads.
@@ -73,11 +133,13 @@ def _needing_attention(figures: UptimeFigures, limit: int) -> dict[str, Any]:
             entry[f"outages_last_{window}"] = int(figures.outage_counts[window][position])
         for window in ATTENTION_WINDOWS:
             entry[f"polls_last_{window}"] = int(figures.evidence_polls[window][position])
-        stores.append(entry)
-    return {"attention": stores, "attention_count": len(candidates)}
+        stores.append({"key": [int(down_day[position]), int(down_week[position])], "entry": entry})
+    return stores, len(candidates)
 
 
-def _offline_now(figures: UptimeFigures, feeds: FeedArrays, limit: int) -> dict[str, Any]:
+def _offline_now(figures: UptimeFigures, feeds: FeedArrays, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The top ``limit`` stores offline at as_of as ``{"key": [start µs, position], "entry": …}``,
+    and how many there are."""
     outages = figures.outages
     ongoing = outages.take(np.flatnonzero(outages.ongoing))
     # Longest offline first; store positions break ties (and a store has one ongoing outage at most).
@@ -89,18 +151,17 @@ def _offline_now(figures: UptimeFigures, feeds: FeedArrays, limit: int) -> dict[
     stores = []
     for position, start in zip(chosen.store.tolist(), chosen.start.tolist(), strict=True):
         store_id = feeds.store_ids[position]
-        stores.append(
-            {
-                "store_id": store_id,
-                "zone": feeds.store_zones[position],
-                "since": _iso(start),
-                "since_local": local_start[store_id],
-                # Cut to the lookback: the store was offline at least since then.
-                "since_lookback_start": start <= outages.lookback_start_us,
-                "hours_down": _two_decimals((figures.as_of_us - start) / HOUR_US),
-            }
-        )
-    return {"offline_now": stores, "offline_now_count": len(ongoing)}
+        entry = {
+            "store_id": store_id,
+            "zone": feeds.store_zones[position],
+            "since": _iso(start),
+            "since_local": local_start[store_id],
+            # Cut to the lookback: the store was offline at least since then.
+            "since_lookback_start": start <= outages.lookback_start_us,
+            "hours_down": _two_decimals((figures.as_of_us - start) / HOUR_US),
+        }
+        stores.append({"key": [start, position], "entry": entry})
+    return stores, len(ongoing)
 
 
 # --- For the dashboard: where the summary comes from ----------------------------------------

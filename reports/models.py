@@ -103,6 +103,10 @@ class Report(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
     )
+    # A sharded report (reports.shards, PostgreSQL only): how many shards its current run has (0:
+    # computed in one piece), and the snapshot its coordinating worker exported for them.
+    shard_count = models.PositiveSmallIntegerField(default=0)
+    snapshot_id = models.CharField(max_length=64, blank=True)
 
     objects = ReportQuerySet.as_manager()
 
@@ -130,10 +134,69 @@ class Report(models.Model):
         return self.created_at + retention_period()
 
     @property
-    def duration(self):
+    def duration(self) -> dt.timedelta | None:
         """Time from start to finish (or to now while running); None before it starts."""
-        if self.started_at is None:
-            return None
-        from django.utils import timezone
+        return run_duration(self.started_at, self.finished_at)
 
-        return (self.finished_at or timezone.now()) - self.started_at
+
+class ReportShard(models.Model):
+    """One piece of a sharded report: the stores whose primary key is in [first_store_pk,
+    last_store_pk], computed by any worker inside the report's exported snapshot (reports.shards).
+
+    Claimed, heartbeated and retried as a report is (``attempts``, ``worker``, ``heartbeat_at``),
+    and belongs to one run of its report (``report_attempt``): a shard of an earlier run never
+    writes into a later one. Its results wait in ``csv_part``, ``outages_part`` and
+    ``summary_part`` until the report's coordinator merges them, then are emptied.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "Pending"
+        RUNNING = "Running"
+        COMPLETE = "Complete"
+        FAILED = "Failed"
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="shards")
+    report_attempt = models.PositiveSmallIntegerField()
+    number = models.PositiveSmallIntegerField(help_text="1 to the report's shard count, in store order")
+    first_store_pk = models.BigIntegerField()
+    last_store_pk = models.BigIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    store_count = models.PositiveIntegerField(null=True, blank=True, help_text="Stores it reported on")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=32, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    cluster = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    csv_part = models.TextField(blank=True)
+    outages_part = models.TextField(blank=True)
+    summary_part = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["report", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "report_attempt", "number"], name="report_shard_unique_number"),
+            models.CheckConstraint(
+                condition=models.Q(first_store_pk__lte=models.F("last_store_pk")), name="report_shard_range_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"shard {self.number} of report {self.report_id} ({self.status})"
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        """Time from its latest start to finish (or to now while running); None before."""
+        return run_duration(self.started_at, self.finished_at)
+
+
+def run_duration(started_at: dt.datetime | None, finished_at: dt.datetime | None) -> dt.timedelta | None:
+    """From ``started_at`` to ``finished_at``, or to now while unfinished; None if not started."""
+    if started_at is None:
+        return None
+    from django.utils import timezone
+
+    return (finished_at or timezone.now()) - started_at

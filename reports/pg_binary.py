@@ -13,7 +13,7 @@ int32 byte length (-1 for NULL) and the bytes; an int16 -1 ends the data. All bi
 """
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,28 +61,60 @@ TIME = ColumnType("time without time zone", ">i8")  # µs since midnight
 
 def read_fixed_rows(buffer: bytes | bytearray | memoryview, columns: Sequence[ColumnType]) -> list[np.ndarray]:
     """Each column of every row, in row order (native byte order)."""
-    view = memoryview(buffer)
-    position = _skip_header(view)
-    if len(view) - position < len(_END_OF_DATA):
-        raise CopyFormatError("the data ends inside a row's field count")
+    return read_fixed_row_pieces([buffer], columns)
+
+
+def read_fixed_row_pieces(
+    pieces: Iterable[bytes | bytearray | memoryview], columns: Sequence[ColumnType]
+) -> list[np.ndarray]:
+    """As ``read_fixed_rows``, for the output given in pieces that each end where a row ends (as
+    ``reports.snapshot.copy_out_pieces`` gives them): the whole output never has to be in memory,
+    only the columns."""
     layout = [("fields", ">i2")]
     for number, kind in enumerate(columns):
         layout += [(f"length{number}", ">i4"), (f"value{number}", kind.wire)]
     row = np.dtype(layout)
-    body = len(view) - position - len(_END_OF_DATA)
-    rows, extra = divmod(body, row.itemsize)
-    if extra or bytes(view[len(view) - len(_END_OF_DATA) :]) != _END_OF_DATA:
-        raise CopyFormatError(_where_it_goes_wrong(view, position, columns))
-    table = np.frombuffer(view, dtype=row, count=rows, offset=position)
-    if rows and not (table["fields"] == len(columns)).all():
-        raise CopyFormatError(_where_it_goes_wrong(view, position, columns))
-    for number, kind in enumerate(columns):
-        lengths = table[f"length{number}"]
-        if rows and not (lengths == kind.width).all():
-            raise CopyFormatError(_where_it_goes_wrong(view, position, columns))
-    return [
-        table[f"value{number}"].astype(np.dtype(kind.wire).newbyteorder("=")) for number, kind in enumerate(columns)
-    ]
+    outputs = [np.zeros(0, dtype=np.dtype(kind.wire).newbyteorder("=")) for kind in columns]
+    count = 0  # rows read so far
+    started = ended = False
+    view = memoryview(b"")
+    position = piece_first_row = 0
+    for piece in pieces:
+        view = memoryview(piece)
+        position, piece_first_row = 0, count
+        if not started:
+            position, started = _skip_header(view), True
+        if ended:
+            if len(view):
+                raise CopyFormatError(f"{len(view)} bytes follow the end-of-data marker")
+            continue
+        rows, extra = divmod(len(view) - position, row.itemsize)
+        if extra == len(_END_OF_DATA) and bytes(view[len(view) - len(_END_OF_DATA) :]) == _END_OF_DATA:
+            ended = True
+        elif extra:
+            raise CopyFormatError(_where_it_goes_wrong(view, position, columns, count))
+        table = np.frombuffer(view, dtype=row, count=rows, offset=position)
+        regular = (table["fields"] == len(columns)).all() and all(
+            (table[f"length{number}"] == kind.width).all() for number, kind in enumerate(columns)
+        )
+        if rows and not regular:
+            raise CopyFormatError(_where_it_goes_wrong(view, position, columns, count))
+        if count + rows > len(outputs[0]):
+            # Grown in place (realloc), by a quarter at a time: little memory is touched twice
+            # or left unused at the end.
+            capacity = max(count + rows, len(outputs[0]) * 5 // 4)
+            for output in outputs:
+                output.resize(capacity, refcheck=False)
+        for number, output in enumerate(outputs):
+            output[count : count + rows] = table[f"value{number}"]  # converted to native byte order
+        count += rows
+    if not started:
+        _skip_header(view)  # no bytes at all: says so
+    if not ended:
+        raise CopyFormatError(_where_it_goes_wrong(view, position, columns, piece_first_row))
+    for output in outputs:
+        output.resize(count, refcheck=False)
+    return outputs
 
 
 def _skip_header(view: memoryview) -> int:
@@ -98,10 +130,10 @@ def _skip_header(view: memoryview) -> int:
     return position + 8 + extension
 
 
-def _where_it_goes_wrong(view: memoryview, position: int, columns: Sequence[ColumnType]) -> str:
+def _where_it_goes_wrong(view: memoryview, position: int, columns: Sequence[ColumnType], rows_before: int = 0) -> str:
     """Walk the rows one by one (only once the fast path found them irregular) to name the first
-    thing that is not as expected."""
-    row = 0
+    thing that is not as expected; ``rows_before``: rows read from earlier pieces."""
+    row = rows_before
     while True:
         (fields,) = _unpack(_INT16, view, position, "a row's field count")
         position += _INT16.size

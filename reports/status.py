@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import AnonymousUser
@@ -168,6 +167,8 @@ def queue_state() -> str:
     """ "ok", or a sentence saying why django-q2's broker cannot be reached: Redis when REDIS_URL
     is set (a ping), otherwise the ORM broker's table in the database."""
     if settings.REDIS_URL:
+        import redis  # here, not at the top: a tenth of a second of every start that loads the URLs
+
         try:
             client = redis.Redis.from_url(
                 settings.REDIS_URL, socket_connect_timeout=QUEUE_TIMEOUT_SECONDS, socket_timeout=QUEUE_TIMEOUT_SECONDS

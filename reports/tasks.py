@@ -12,7 +12,7 @@ from django_q.conf import Conf
 from django_q.models import Schedule
 
 from monitoring.schedules import keep_schedule
-from reports import actions, retention
+from reports import actions, retention, shards
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,11 @@ PRUNE_SCHEDULE = "reports: prune old reports"
 def run_report(report_pk: int):
     """Task: compute one report (queued by ``reports.actions.do_trigger_report``)."""
     return actions.do_run_report(report_pk)
+
+
+def run_report_shard(shard_pk: int):
+    """Task: compute one shard of a sharded report (queued by its coordinator, ``reports.shards``)."""
+    return shards.run_shard_task(shard_pk)
 
 
 def recover_stalled_reports() -> str:

@@ -6,7 +6,9 @@ processes belong to before the cluster forks, and every worker turns SIGTERM or 
 once (``reports.actions``); an idle worker just exits.
 """
 
+import os
 import signal
+import socket
 import threading
 from types import FrameType
 
@@ -29,6 +31,11 @@ class WorkerShutdown(SystemExit):
     @property
     def signal_name(self) -> str:
         return signal.Signals(self.signum).name
+
+
+def worker_identity() -> str:
+    """host:pid of this process, recorded on the reports (and report shards) it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def set_cluster(identity: str) -> None:

@@ -280,6 +280,10 @@ REPORT_STALL_SECONDS = env_int(
     "REPORT_STALL_SECONDS", max(120, 6 * REPORT_HEARTBEAT_SECONDS), minimum=3 * REPORT_HEARTBEAT_SECONDS
 )
 REPORT_MAX_ATTEMPTS = env_int("REPORT_MAX_ATTEMPTS", 2, minimum=1)
+# A report of more stores than this is split into shards of whole stores, each a job any worker
+# can take, all inside one exported snapshot (PostgreSQL only; reports.shards, docs/jobs.md). The
+# default keeps 14,000 stores one piece.
+REPORT_SHARD_STORES = env_int("REPORT_SHARD_STORES", 20_000, minimum=1)
 # Reports and their CSVs are deleted this many days after they were created (a daily schedule).
 REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 30, minimum=1)
 

@@ -1,16 +1,18 @@
 """What the report API reads and writes."""
 
 import datetime as dt
+from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from monitoring.access import OwnerChoiceError, report_owner_for, report_stores
 from monitoring.models import Store
 from reports.generation import NoPollsError, ReportTimeError, check_report_time, columns_sentence, parse_as_of
-from reports.models import COLUMN_SETS, COLUMNS_CHOICES, DEFAULT_COLUMNS, METHOD_CHOICES, Report
+from reports.models import COLUMN_SETS, COLUMNS_CHOICES, DEFAULT_COLUMNS, METHOD_CHOICES, Report, ReportShard
 from reports.uptime import DEFAULT_METHOD, METHODS
 
 
@@ -143,7 +145,48 @@ OUTAGES_URL_HELP = (
 )
 
 
-class ReportProgressSerializer(serializers.Serializer):
+class ReportShardSerializer(serializers.ModelSerializer):
+    """One shard of a sharded report: its stores, state and the worker that ran it."""
+
+    worker = serializers.CharField(help_text="host:pid of the worker process of its latest attempt.")
+    duration_seconds = serializers.SerializerMethodField(help_text="From its latest start to finish (or to now).")
+
+    class Meta:
+        model = ReportShard
+        fields = [
+            "number",
+            "status",
+            "first_store_pk",
+            "last_store_pk",
+            "store_count",
+            "attempts",
+            "worker",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "error",
+        ]
+
+    def get_duration_seconds(self, shard) -> float | None:
+        duration = shard.duration
+        return None if duration is None else round(duration.total_seconds(), 3)
+
+
+SHARD_COUNT_HELP = "How many shards its run has: 0 for a report computed in one piece (REPORT_SHARD_STORES)."
+
+
+class ShardsMixin(serializers.Serializer):
+    shard_count = serializers.IntegerField(read_only=True, help_text=SHARD_COUNT_HELP)
+    shards = serializers.SerializerMethodField(help_text="Its current run's shards, in store order; [] if none.")
+
+    @extend_schema_field(ReportShardSerializer(many=True))
+    def get_shards(self, report) -> Any:
+        # The run's shards only: a report run again after its coordinator died has new ones.
+        shards = [shard for shard in report.shards.all() if shard.report_attempt == report.attempts]
+        return ReportShardSerializer(sorted(shards, key=lambda shard: shard.number), many=True).data
+
+
+class ReportProgressSerializer(ShardsMixin, serializers.Serializer):
     """A report that is not finished yet."""
 
     report_id = serializers.CharField()
@@ -152,7 +195,7 @@ class ReportProgressSerializer(serializers.Serializer):
     owner = owner_field()
 
 
-class ReportCompleteSerializer(serializers.ModelSerializer):
+class ReportCompleteSerializer(ShardsMixin, serializers.ModelSerializer):
     """A finished report, when JSON is asked for instead of the CSV."""
 
     # One status per answer, so the schema tells the answers of get_report apart.
@@ -176,6 +219,8 @@ class ReportCompleteSerializer(serializers.ModelSerializer):
             "columns",
             "created_at",
             "finished_at",
+            "shard_count",
+            "shards",
         ]
 
     def get_download_url(self, report) -> str:
@@ -185,7 +230,7 @@ class ReportCompleteSerializer(serializers.ModelSerializer):
         return outages_url(report, self.context.get("request"))
 
 
-class ReportFailedSerializer(serializers.ModelSerializer):
+class ReportFailedSerializer(ShardsMixin, serializers.ModelSerializer):
     """A report that ended without a CSV, with the sentence saying why."""
 
     status = serializers.ChoiceField(choices=[Report.Status.FAILED])
@@ -193,10 +238,22 @@ class ReportFailedSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Report
-        fields = ["report_id", "status", "error", "owner", "as_of", "method", "columns", "created_at", "finished_at"]
+        fields = [
+            "report_id",
+            "status",
+            "error",
+            "owner",
+            "as_of",
+            "method",
+            "columns",
+            "created_at",
+            "finished_at",
+            "shard_count",
+            "shards",
+        ]
 
 
-class ReportSerializer(serializers.ModelSerializer):
+class ReportSerializer(ShardsMixin, serializers.ModelSerializer):
     """A report as a resource of /api/reports/."""
 
     url = serializers.SerializerMethodField()
@@ -225,6 +282,8 @@ class ReportSerializer(serializers.ModelSerializer):
             "error",
             "download_url",
             "outages_url",
+            "shard_count",
+            "shards",
         ]
 
     def get_url(self, report) -> str:

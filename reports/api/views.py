@@ -218,7 +218,7 @@ class ReportViewSet(ReportAPIMixin, ReadOnlyModelViewSet):
     """Reports, newest first: the caller's owners' reports (staff: every report); another owner's
     report id is answered exactly as an unknown one (404)."""
 
-    queryset = Report.objects.order_by("-created_at", "-id").select_related("owner")
+    queryset = Report.objects.order_by("-created_at", "-id").select_related("owner").prefetch_related("shards")
     serializer_class = ReportSerializer
     pagination_class = ReportPagination
     lookup_field = "report_id"

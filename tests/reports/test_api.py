@@ -156,14 +156,28 @@ def test_a_pending_report_answers_its_status_and_progress(client):
     report = Report.objects.create()
     response = client.get("/get_report", {"report_id": report.report_id})
     assert response.status_code == 200
-    assert response.json() == {"report_id": report.report_id, "status": "Pending", "progress": 0.0, "owner": None}
+    assert response.json() == {
+        "report_id": report.report_id,
+        "status": "Pending",
+        "progress": 0.0,
+        "owner": None,
+        "shard_count": 0,  # computed in one piece (reports.shards)
+        "shards": [],
+    }
     assert response["X-Report-Status"] == "Pending"
 
 
 def test_a_running_report_answers_its_progress(client):
     report = Report.objects.create(status="Running", progress=0.45, started_at=timezone.now())
     response = client.get("/get_report", {"report_id": report.report_id, "format": "csv"})
-    assert response.json() == {"report_id": report.report_id, "status": "Running", "progress": 0.45, "owner": None}
+    assert response.json() == {
+        "report_id": report.report_id,
+        "status": "Running",
+        "progress": 0.45,
+        "owner": None,
+        "shard_count": 0,
+        "shards": [],
+    }
 
 
 def test_a_complete_report_answers_the_csv_of_generate_report(trigger, client, worked_examples):
@@ -204,6 +218,8 @@ def test_a_complete_report_answers_json_when_asked(trigger, client, worked_examp
         "columns": "basic",
         "created_at": report.created_at.isoformat().replace("+00:00", "Z"),
         "finished_at": report.finished_at.isoformat().replace("+00:00", "Z"),
+        "shard_count": 0,
+        "shards": [],
     }
 
 

@@ -9,7 +9,16 @@ import struct
 import numpy as np
 import pytest
 
-from reports.pg_binary import BOOL, INT2, INT8, TIME, TIMESTAMPTZ, CopyFormatError, read_fixed_rows
+from reports.pg_binary import (
+    BOOL,
+    INT2,
+    INT8,
+    TIME,
+    TIMESTAMPTZ,
+    CopyFormatError,
+    read_fixed_row_pieces,
+    read_fixed_rows,
+)
 
 COLUMNS = (INT8, TIMESTAMPTZ, BOOL)
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
@@ -85,3 +94,41 @@ def test_rows_of_the_right_total_size_but_another_layout_are_refused():
     assert len(odd) == len(poll_row(1, 2, 1))
     with pytest.raises(CopyFormatError, match="row 1, field 1 is 4 bytes long"):
         read_fixed_rows(HEADER + odd + TRAILER, COLUMNS)
+
+
+def test_pieces_that_end_at_rows_read_as_one_buffer():
+    rows = [poll_row(i, 10 * i, i % 2) for i in range(5)]
+    pieces = [HEADER + rows[0] + rows[1], rows[2], b"", rows[3] + rows[4] + TRAILER]
+    stores, times, actives = read_fixed_row_pieces(pieces, COLUMNS)
+    assert (stores.tolist(), times.tolist(), actives.tolist()) == (
+        [0, 1, 2, 3, 4],
+        [0, 10, 20, 30, 40],
+        [0, 1, 0, 1, 0],
+    )
+
+
+def test_a_later_piece_names_its_row_counting_the_earlier_ones():
+    pieces = [HEADER + poll_row(1, 2, 1), row(field("q", 1), None, field("B", 1)) + TRAILER]
+    with pytest.raises(CopyFormatError, match="row 2, field 2 is NULL"):
+        read_fixed_row_pieces(pieces, COLUMNS)
+
+
+def test_pieces_after_the_end_or_without_one_are_refused():
+    with pytest.raises(CopyFormatError, match="3 bytes follow the end-of-data marker"):
+        read_fixed_row_pieces([HEADER + TRAILER, b"abc"], COLUMNS)
+    with pytest.raises(CopyFormatError, match="ends inside a row's field count"):
+        read_fixed_row_pieces([HEADER + poll_row(1, 2, 1), poll_row(3, 4, 0)], COLUMNS)
+    with pytest.raises(CopyFormatError, match="not the PGCOPY signature"):
+        read_fixed_row_pieces([], COLUMNS)
+
+
+def test_columns_grown_piece_by_piece_keep_every_row_and_no_more():
+    # 23 rows in pieces of 3: the columns grow at almost every piece.
+    rows = [poll_row(i, -i, i % 2) for i in range(23)]
+    pieces = [HEADER + b"".join(rows[:3])] + [b"".join(rows[start : start + 3]) for start in range(3, 23, 3)]
+    pieces[-1] += TRAILER
+    stores, times, actives = read_fixed_row_pieces(pieces, COLUMNS)
+    assert stores.tolist() == list(range(23))
+    assert times.tolist() == [-i for i in range(23)]
+    assert actives.tolist() == [i % 2 for i in range(23)]
+    assert (len(stores), len(times), len(actives)) == (23, 23, 23)  # the unused capacity given back

@@ -8,7 +8,7 @@ from django.db import connection
 
 from monitoring.models import StatusPoll, Store
 from reports import pg_binary
-from reports.snapshot import copy_out, read_polls, read_snapshot
+from reports.snapshot import copy_out, copy_out_pieces, read_polls, read_snapshot
 from reports.uptime import FeedArrays, epoch_microseconds
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 from tests.reports.conftest import at
@@ -113,3 +113,54 @@ def test_copy_out_names_the_servers_error_and_leaves_the_connection_usable():
     with connection.cursor() as cursor:
         cursor.execute("SELECT 2")
         assert cursor.fetchone() == (2,)
+
+
+def test_zones_are_shared_names_and_stores_without_one_get_the_default():
+    stores = [StoreFactory(store_id=f"z{i}") for i in range(4)]
+    for store, zone in zip(stores, ["Asia/Beirut", "Europe/Paris", "Asia/Beirut"], strict=False):
+        TimezoneFactory(store=store, timezone_str=zone)
+    zones = read_snapshot(None, dt.timedelta(days=14)).feeds.store_zones
+    assert zones == ["Asia/Beirut", "Europe/Paris", "Asia/Beirut", "America/Chicago"]
+    assert zones[0] is zones[2]  # one string per zone name, not one per store
+
+
+def test_store_keys_far_apart_still_find_their_stores():
+    """Primary keys spread over a range much wider than the stores take the binary-search path."""
+    first = StoreFactory(store_id="a")
+    far = Store.objects.create(pk=first.pk + 50_000_000, store_id="b")
+    StatusPollFactory(store=far, timestamp_utc=at("2023-01-25 18:00"), status="inactive")
+    StatusPollFactory(store=first, timestamp_utc=at("2023-01-25 17:00"), status="active")
+    feeds = read_snapshot(None, dt.timedelta(days=14)).feeds
+    assert sorted(zip(feeds.poll_store.tolist(), feeds.poll_active.tolist(), strict=True)) == [(0, True), (1, False)]
+
+
+@pytest.mark.postgres
+def test_a_reader_that_stops_early_leaves_the_connection_usable():
+    connection.ensure_connection()
+    sql = "COPY (SELECT x::bigint FROM generate_series(1, 100000) AS x) TO STDOUT (FORMAT BINARY)"
+    pieces = copy_out_pieces(connection.connection, sql, (), rows_per_piece=1000)
+    assert len(next(pieces)) > 0
+    pieces.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 2")
+        assert cursor.fetchone() == (2,)
+
+
+def test_a_store_deleted_between_others_leaves_each_poll_with_its_own_store():
+    """Keys with a gap (not consecutive, still dense) take the table from key to position."""
+    first, middle, last = (StoreFactory(store_id=name) for name in ("a", "b", "c"))
+    StatusPollFactory(store=last, timestamp_utc=at("2023-01-25 18:00"), status="inactive")
+    StatusPollFactory(store=first, timestamp_utc=at("2023-01-25 17:00"), status="active")
+    middle.delete()
+    feeds = read_snapshot(None, dt.timedelta(days=14)).feeds
+    assert feeds.store_ids == ["a", "c"]
+    assert sorted(zip(feeds.poll_store.tolist(), feeds.poll_active.tolist(), strict=True)) == [(0, True), (1, False)]
+
+
+def test_consecutive_store_keys_give_each_poll_its_store_position():
+    stores = [StoreFactory(store_id=f"s{i}") for i in range(3)]
+    for minute, position in enumerate((2, 0, 1, 2)):
+        StatusPollFactory(store=stores[position], timestamp_utc=at(f"2023-01-25 18:0{minute}"))
+    snapshot = read_snapshot(None, dt.timedelta(days=14))
+    assert snapshot.store_pks.tolist() == [store.pk for store in stores]
+    assert sorted(snapshot.feeds.poll_store.tolist()) == [0, 1, 2, 2]

@@ -308,3 +308,33 @@ def test_working_through_blocks_of_stores_changes_nothing(scenario, method, bloc
     np.testing.assert_array_equal(blocked.longest_outage_us, whole.longest_outage_us)
     for field in ("store", "start", "end", "session_start", "session_end", "ongoing"):
         np.testing.assert_array_equal(getattr(blocked.outages, field), getattr(whole.outages, field))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios(), method=st.sampled_from(["last_known", "nearest"]), seed=st.integers(0, 2**32 - 1))
+def test_polls_in_store_and_time_order_or_shuffled_give_the_same_figures(scenario, method, seed):
+    """The engine skips its sort when the polls come in (store, time) order: the same polls in
+    that order, shuffled, and with a poll repeated under the other status, agree."""
+    as_of, store_list = scenario
+    feeds = feeds_of(store_list)
+    rng = np.random.default_rng(seed)
+    # A repeated (store, time) counts once, inactive first (rule 5): repeat one poll flipped.
+    extra = rng.integers(len(feeds.poll_store)) if len(feeds.poll_store) else None
+    store, time, active = feeds.poll_store, feeds.poll_time_us, feeds.poll_active
+    if extra is not None:
+        store, time, active = np.r_[store, store[extra]], np.r_[time, time[extra]], np.r_[active, ~active[extra]]
+    in_order = np.lexsort((active, time, store))  # by (store, time); the repeat may come first or second
+    shuffled = rng.permutation(len(store))
+    lookback_us = LOOKBACK // dt.timedelta(microseconds=1)
+    results = []
+    for order in (in_order, shuffled, in_order[::-1]):
+        arranged = FeedArrays(
+            **{**feeds.__dict__, "poll_store": store[order], "poll_time_us": time[order], "poll_active": active[order]}
+        )
+        results.append(compute_uptime(arranged, epoch_microseconds(as_of), lookback_us, method))
+    first = results[0]
+    for other in results[1:]:
+        assert other.store_ids == first.store_ids
+        for figures in ("uptime_us", "downtime_us", "business_us", "evidence_polls"):
+            for window in ("hour", "day", "week"):
+                np.testing.assert_array_equal(getattr(other, figures)[window], getattr(first, figures)[window])

@@ -15,7 +15,8 @@ Q_CLUSTER = {
     **Q_CLUSTER,
     # A queue of its own, so parallel test runs sharing one Redis never take each other's tasks.
     "cluster_name": os.environ["E2E_CLUSTER_NAME"],
-    "workers": 2,
+    # E2E_WORKERS=1: a cluster of a single worker (a sharded report must finish there too).
+    "workers": int(os.environ.get("E2E_WORKERS", "2")),
     "queue_limit": 2,
     "poll": 0.1,
     "timeout": 90,
@@ -29,7 +30,11 @@ REPORT_HEARTBEAT_SECONDS = 1
 REPORT_STALL_SECONDS = int(os.environ.get("E2E_STALL_SECONDS", "120"))
 REPORT_MAX_ATTEMPTS = int(os.environ.get("E2E_MAX_ATTEMPTS", "2"))
 
-if os.environ.get("E2E_SLOW_REPORT_SECONDS") or os.environ.get("E2E_SLOW_SNAPSHOT_SECONDS"):
+if (
+    os.environ.get("E2E_SLOW_REPORT_SECONDS")
+    or os.environ.get("E2E_SLOW_SNAPSHOT_SECONDS")
+    or os.environ.get("E2E_SLOW_SHARD_SECONDS")
+):
     INSTALLED_APPS = [*INSTALLED_APPS, "tests.reports.slow_reports.SlowReportsConfig"]
 # The watched folder itself comes from the service's own INCOMING_DIR, INCOMING_POLL_SECONDS and
 # INCOMING_LEASE_SECONDS variables; E2E_SLOW_LOAD_SECONDS makes every load wait inside it.

@@ -54,6 +54,13 @@ class IngestionBackend(ABC):
 
     # Temporary tables get this prefix; they live only for one statement sequence.
     STAGING_PREFIX = "ingest_"
+    # A load that changes at least this many rows plus this share of a table's rows analyses the
+    # table before it commits: autovacuum's default thresholds, applied at once instead of some
+    # time after the commit, so that the first report after a big load is planned on true counts.
+    ANALYZE_MIN_ROWS = 50
+    ANALYZE_SHARE = 0.1
+    # Whether insert_poll_columns takes the vectorised reader's columns (fast_polls).
+    supports_poll_columns = False
 
     def __init__(self, connection):
         self.connection = connection
@@ -69,6 +76,18 @@ class IngestionBackend(ABC):
         """Add the polls not stored yet; a (store, timestamp) already stored, or repeated in
         ``rows``, keeps its first status. Each store's ``last_polled_at`` becomes the newest of
         its old value and its polls in ``rows`` (_advance_last_polled_at)."""
+
+    def insert_poll_columns(self, polls) -> WriteCounts:
+        """:meth:`insert_polls` for :class:`~monitoring.ingestion.fast_polls.PollColumns`, on the
+        backends whose ``supports_poll_columns`` is true."""
+        raise NotImplementedError
+
+    def analyze_changed_tables(self, changed_rows: dict[str, int]) -> list[str]:
+        """Refresh the planner statistics of the tables (quoted names) a load changed enough
+        (``changed_rows``: rows written or removed); returns the tables analysed. Nothing by
+        default: SQLite plans these queries well without statistics, and its ANALYZE reads
+        every index whole."""
+        return []
 
     @abstractmethod
     def _stage(self, cursor, table: str, columns: dict[str, str], rows: Iterator[tuple]) -> int:
