@@ -40,7 +40,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connection, connections
 from django.db import transaction as db_transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
@@ -360,12 +360,15 @@ def _claim(shard_pk: int, *, any_of_its_report: bool) -> ReportShard | None:
 
 def _claim_exactly(shard_pk: int) -> ReportShard | None:
     now = timezone.now()
-    claimed = ReportShard.objects.filter(
-        pk=shard_pk,
-        status=ShardStatus.PENDING,
-        report__status=Report.Status.RUNNING,
-        report__attempts=F("report_attempt"),
-    ).update(
+    # The report's conditions as an EXISTS, not a join: Django turns an update filtered across a
+    # join into "WHERE id IN (SELECT ...)", and PostgreSQL, after waiting for a concurrent claim
+    # of the row, re-checks only that id, not the status read in the subquery, so two workers
+    # could both claim the shard. With the status on the updated row itself, the second sees
+    # Running and claims nothing.
+    report_runs_it = Report.objects.filter(
+        pk=OuterRef("report_id"), status=Report.Status.RUNNING, attempts=OuterRef("report_attempt")
+    )
+    claimed = ReportShard.objects.filter(Exists(report_runs_it), pk=shard_pk, status=ShardStatus.PENDING).update(
         status=ShardStatus.RUNNING,
         attempts=F("attempts") + 1,
         started_at=now,

@@ -8,9 +8,11 @@ SQLite fallback. The real workers and clusters are in test_shards_e2e.py.
 
 import datetime as dt
 import random
+import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from monitoring.models import StatusPoll
@@ -311,6 +313,45 @@ def test_a_shard_of_an_earlier_run_of_its_report_is_not_claimed():
     assert shards.run_shard_task(old.pk) is None
     old.refresh_from_db()
     assert (old.status, old.attempts) == ("Pending", 0)
+
+
+@postgres
+def test_two_workers_claiming_one_shard_at_the_same_moment_claim_it_once():
+    """The second claim waits for the first one's row lock; once the first commits it must see
+    the shard Running and claim nothing (it did claim it again, attempts 2, when the report's
+    conditions were a join: PostgreSQL re-checked only the row's id)."""
+    report = Report.objects.create(status="Running", attempts=1, as_of=AS_OF, snapshot_id="x")
+    shard = ReportShard.objects.create(report=report, report_attempt=1, number=1, first_store_pk=1, last_store_pk=5)
+    first_claimed, second_started = threading.Event(), threading.Event()
+    claims = {}
+
+    def first():
+        try:
+            with transaction.atomic():  # holds the row lock of its claim until it commits
+                claims["first"] = shards._claim_exactly(shard.pk)
+                first_claimed.set()
+                second_started.wait(10)
+                time.sleep(0.5)  # the second claim is now waiting for this lock
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            first_claimed.wait(10)
+            second_started.set()
+            claims["second"] = shards._claim_exactly(shard.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert claims["first"] is not None
+    assert claims["second"] is None
+    shard.refresh_from_db()
+    assert (shard.status, shard.attempts) == ("Running", 1)
 
 
 @postgres

@@ -96,7 +96,9 @@ def test_a_four_shard_report_over_http_equals_the_unsharded_one_and_lists_its_wo
 
     members = worker_pids(cluster)
     rows = shards_of(report_id)
-    assert [(row.number, row.status, row.attempts) for row in rows] == [(n, "Complete", 1) for n in (1, 2, 3, 4)]
+    assert [(row.number, row.status, row.attempts) for row in rows] == [(n, "Complete", 1) for n in (1, 2, 3, 4)], [
+        row.error for row in rows
+    ]
     assert all(pid_of(row.worker) in members for row in rows)  # the cluster's processes
     assert all(pid_of(row.worker) != os.getpid() for row in rows)  # not this test process
     answers = {
