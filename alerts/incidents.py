@@ -42,7 +42,7 @@ from alerts.models import Delivery, Incident, IncidentQuerySet
 from monitoring.ingestion.errors import plural
 from monitoring.models import StatusPoll
 from reports import generation, pg_binary
-from reports.snapshot import copy_out
+from reports.snapshot import read_copy
 from reports.uptime import DEFAULT_METHOD, MICROSECONDS_PER_SECOND, FeedArrays, datetime_from_epoch_microseconds
 from reports.uptime.inputs import MICROSECONDS_PER_DAY
 
@@ -350,12 +350,9 @@ def _incident_rows_postgresql(incidents: IncidentQuerySet) -> list[tuple]:
         f"FROM ({select_sql}) AS p(id, store_id, started_at, ended_at, ended_by, session_start, session_end, "
         "opened_by_poll_at)) TO STDOUT (FORMAT BINARY)"
     )
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        buffer = copy_out(connection.connection, sql, params)
     time, code = pg_binary.TIMESTAMPTZ, pg_binary.INT2
     kinds = (pg_binary.INT8, pg_binary.INT8, time, time, code, time, time, time)
-    pk, store, start, end, ended_by, opening, closing, poll = pg_binary.read_fixed_rows(buffer, kinds)
+    pk, store, start, end, ended_by, opening, closing, poll = read_copy(sql, params, kinds)
 
     def instants(column: np.ndarray, missing: int | None = None) -> list[int | None]:
         shifted = (column + pg_binary.PG_EPOCH_SHIFT_US).tolist()

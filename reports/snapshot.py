@@ -207,14 +207,6 @@ def read_copy(sql: str, params: Sequence[object], kinds: Sequence[pg_binary.Colu
         return pg_binary.read_fixed_row_pieces(pieces, kinds)
 
 
-def copy_out(raw_connection: "psycopg.Connection[Any]", sql: str, params: Sequence[object]) -> bytearray:
-    """The whole output of ``COPY (...) TO STDOUT`` on a psycopg connection, as one buffer."""
-    buffer = bytearray()
-    for piece in copy_out_pieces(raw_connection, sql, params):
-        buffer += piece
-    return buffer
-
-
 def copy_out_pieces(
     raw_connection: "psycopg.Connection[Any]", sql: str, params: Sequence[object], rows_per_piece: int = 262_144
 ) -> Generator[bytearray, None, None]:

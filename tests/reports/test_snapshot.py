@@ -8,7 +8,7 @@ from django.db import connection
 
 from monitoring.models import StatusPoll, Store
 from reports import pg_binary
-from reports.snapshot import copy_out, copy_out_pieces, read_polls, read_snapshot
+from reports.snapshot import copy_out_pieces, read_copy, read_polls, read_snapshot
 from reports.uptime import FeedArrays, epoch_microseconds
 from tests.factories import BusinessHoursFactory, StatusPollFactory, StoreFactory, TimezoneFactory
 from tests.reports.conftest import at
@@ -98,18 +98,15 @@ def test_the_binary_reader_refuses_what_the_snapshot_query_does_not_send():
         "SELECT NULL::bigint": "row 1, field 1 is NULL",
         "SELECT 1::bigint, 2::bigint": "row 1 has 2 fields, expected 1",
     }
-    connection.ensure_connection()
     for query, words in queries.items():
-        buffer = copy_out(connection.connection, f"COPY ({query}) TO STDOUT (FORMAT BINARY)", ())
         with pytest.raises(pg_binary.CopyFormatError, match=words):
-            pg_binary.read_fixed_rows(buffer, (pg_binary.INT8,))
+            read_copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)", (), (pg_binary.INT8,))
 
 
 @pytest.mark.postgres
-def test_copy_out_names_the_servers_error_and_leaves_the_connection_usable():
-    connection.ensure_connection()
+def test_a_copy_read_names_the_servers_error_and_leaves_the_connection_usable():
     with pytest.raises(Exception, match="division by zero"):
-        copy_out(connection.connection, "COPY (SELECT 1 / 0) TO STDOUT (FORMAT BINARY)", ())
+        read_copy("COPY (SELECT 1 / 0) TO STDOUT (FORMAT BINARY)", (), (pg_binary.INT8,))
     with connection.cursor() as cursor:
         cursor.execute("SELECT 2")
         assert cursor.fetchone() == (2,)
